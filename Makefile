@@ -1,0 +1,48 @@
+# radfed - the two commands of a fresh machine:
+#   make demo   install what is missing, build, run the main job
+#   make test   install what is missing, build, run the whole suite (ctest)
+# Other targets: build, asan-test (the suite under ASan+UBSan), format, clean.
+
+BUILD     ?= build
+ASAN_BUILD ?= build-asan
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+DEMO_DIR  ?= demo-out
+
+.PHONY: all deps deps-build build demo test asan-test format clean
+
+all: build
+
+deps-build:
+	@scripts/install-deps build
+
+deps:
+	@scripts/install-deps test
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+
+build: deps-build $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	$(BUILD)/radfed demo --dir $(DEMO_DIR)
+
+test: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+asan-test: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRADFED_SANITIZE=ON \
+		$(CMAKE_ARGS)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
