@@ -13,6 +13,7 @@
 #ifndef ANON_DICT_H
 #define ANON_DICT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ANON_TAG(g, e) (((uint32_t)(g) << 16) | (uint32_t)(e))
@@ -93,10 +94,33 @@ struct anon_profile_row {
 };
 
 /* The row of Table E.1-1 for tag (exact rows win over wildcard rows), or
- * NULL when the table does not list it. */
+ * NULL when the table does not list it. Every odd-group tag gets the row
+ * "(GGGG,EEEE) WHERE GGGG IS ODD" ("Private Attributes"), stored as tag
+ * 0x00010000 with mask 0x00010000: only the low bit of the group must
+ * match. */
 const struct anon_profile_row *anon_profile_find(uint32_t tag);
 
 /* Number of rows in the table. */
 unsigned anon_profile_count(void);
+
+/* ---- SOP classes (PS3.4) ------------------------------------------------ */
+
+struct anon_sop_class {
+	const char *uid;  /* "1.2.840.10008.5.1.4.1.1.2" */
+	const char *name; /* "CT Image Storage" */
+	const char *iod;  /* "CT Image" */
+};
+
+/* The SOP class with this exact UID (NUL-terminated, no padding), or NULL
+ * when uid is NULL or not a SOP class of this edition. */
+const struct anon_sop_class *anon_sop_find(const char *uid);
+
+/* Like anon_sop_find for the len bytes at uid, as they appear in a UI
+ * value: trailing NUL and space padding is ignored. NULL when uid is NULL,
+ * the value is empty or longer than 64 characters, or the UID is unknown. */
+const struct anon_sop_class *anon_sop_find_n(const char *uid, size_t len);
+
+/* Number of SOP classes in the table. */
+unsigned anon_sop_count(void);
 
 #endif

@@ -56,18 +56,34 @@ enum rf_rc rf_err_set(struct rf_err *e, enum rf_rc rc, const char *fmt, ...)
 enum rf_rc rf_err_prefix(struct rf_err *e, const char *fmt, ...)
 {
 	char old[RF_ERR_MSG_MAX];
+	const char *tail;
+	size_t len, room, tlen;
 	va_list ap;
 	int n;
 
 	if (!e)
 		return RF_EINTERNAL;
 	memcpy(old, e->msg, sizeof old);
+	tail = old[0] ? old : rf_strerror(e->rc);
 	va_start(ap, fmt);
 	n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof e->msg)
-		snprintf(e->msg + n, sizeof e->msg - (size_t)n, ": %s",
-			 old[0] ? old : rf_strerror(e->rc));
+	if (n < 0)
+		n = 0;
+	len = (size_t)n < sizeof e->msg ? (size_t)n : sizeof e->msg - 1;
+	/* append ": " and the old message, truncating to fit */
+	room = sizeof e->msg - 1 - len;
+	if (room >= 2) {
+		memcpy(e->msg + len, ": ", 2);
+		len += 2;
+		room -= 2;
+		tlen = strlen(tail);
+		if (tlen > room)
+			tlen = room;
+		memcpy(e->msg + len, tail, tlen);
+		len += tlen;
+	}
+	e->msg[len] = '\0';
 	return e->rc;
 }
 
