@@ -1,0 +1,21 @@
+/*
+ * agg.h - aggregator/: the sovereign aggregator. The part holds the
+ * consortium CA and enrollment, the site registry (SQLite), the round state
+ * machine, the secure-aggregation server, the aggregation strategies
+ * (FedAvg, FedAdam, ...) and the model store.
+ *
+ * For now this header declares only the version of the SQLite library
+ * aggregator/ runs with.
+ *
+ * Must not use: node/ headers (node/ and aggregator/ share only proto/ and
+ * common/); may use policies/, trainers/, common/ and SQLite.
+ */
+#ifndef AGG_H
+#define AGG_H
+
+/* SQLite's version as linked at run time, sqlite3_libversion(), e.g.
+ * "3.40.1". Static storage, valid for the life of the process; thread-safe;
+ * never NULL, never fails. */
+const char *agg_version_sqlite(void);
+
+#endif
