@@ -59,6 +59,8 @@ enum cli_exit cli_exit_from_rc(enum rf_rc rc)
 	case RF_EPOLICY:
 	case RF_EAUTH:
 		return CLI_EXIT_REFUSED;
+	case RF_EINTEGRITY:
+		return CLI_EXIT_INTEGRITY;
 	default:
 		return CLI_EXIT_FAILED;
 	}

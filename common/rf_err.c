@@ -24,6 +24,7 @@ static const struct {
 	[RF_ETIMEDOUT] = {"ETIMEDOUT", "timed out"},
 	[RF_EUNSUPPORTED] = {"EUNSUPPORTED", "not supported"},
 	[RF_EINTERNAL] = {"EINTERNAL", "internal error"},
+	[RF_EINTEGRITY] = {"EINTEGRITY", "integrity check failed"},
 };
 
 const char *rf_strerror(enum rf_rc rc)

@@ -32,6 +32,7 @@ enum rf_rc {
 	RF_ETIMEDOUT,    /* deadline passed */
 	RF_EUNSUPPORTED, /* valid but not supported by this build */
 	RF_EINTERNAL,    /* a bug: an invariant did not hold */
+	RF_EINTEGRITY,   /* verification found a mismatch (hash, chain) */
 	RF_RC_COUNT_     /* keep last */
 };
 

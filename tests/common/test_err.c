@@ -26,6 +26,7 @@ static void test_codes_never_renumbered(void **state)
 	assert_int_equal(RF_ECRYPTO, 5);
 	assert_int_equal(RF_EPOLICY, 6);
 	assert_int_equal(RF_EINTERNAL, 14);
+	assert_int_equal(RF_EINTEGRITY, 15);
 }
 
 static void test_err_set_and_prefix(void **state)
