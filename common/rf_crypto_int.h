@@ -27,15 +27,4 @@ EVP_PKEY *rf__key_pkey(const struct rf_key *k);
  * the type OpenSSL reports; RF_EUNSUPPORTED for another algorithm. */
 enum rf_rc rf__key_wrap(EVP_PKEY *pkey, struct rf_key **out, struct rf_err *e);
 
-/* Writes n bytes to path atomically: a temporary file in the same directory
- * created with mode 0600, then chmod'ed to mode, fsync'ed and renamed over
- * path. On failure path is unchanged and no temporary file remains. */
-enum rf_rc rf__file_write_atomic(const char *path, const void *p, size_t n,
-				 unsigned mode, struct rf_err *e);
-
-/* Appends the whole of path to out (whose cap bounds the size: RF_ETOOBIG
- * beyond it). RF_EIO when it cannot be read. */
-enum rf_rc rf__file_read(const char *path, struct rf_buf *out,
-			 struct rf_err *e);
-
 #endif

@@ -16,6 +16,7 @@
 
 #include "rf_alloc.h"
 #include "rf_crypto_int.h"
+#include "rf_file.h"
 
 /* 9999-12-31 23:59:59 UTC, the last second X.509 can express */
 #define TIME_MAX 253402300799LL
@@ -547,7 +548,7 @@ enum rf_rc rf_x509_save_pem(const struct rf_x509 *cert, const char *path,
 
 	rc = rf_x509_pem(cert, &b, e);
 	if (!rc)
-		rc = rf__file_write_atomic(path, b.data, b.len, 0644, e);
+		rc = rf_file_write_atomic(path, b.data, b.len, 0644, e);
 	else
 		rf_err_prefix(e, "cannot save '%s'", path);
 	rf_buf_release(&b);
@@ -561,7 +562,7 @@ enum rf_rc rf_x509_load_pem(const char *path, struct rf_x509 **out,
 	enum rf_rc rc;
 
 	*out = NULL;
-	rc = rf__file_read(path, &b, e);
+	rc = rf_file_read(path, &b, e);
 	if (!rc) {
 		rc = rf_x509_parse_pem((const char *)b.data, b.len, out, e);
 		if (rc)

@@ -1,0 +1,38 @@
+/*
+ * rf_file.h - the few file operations every part needs, done one way:
+ * atomic writes (a crash leaves the old file or the new one, never a
+ * partial one), capped reads, and directory creation.
+ *
+ * Thread safety: every function is safe to call from several threads on
+ * distinct paths.
+ *
+ * Must not use: anything but libc, POSIX and rf_err/rf_alloc/rf_buf.
+ */
+#ifndef RF_FILE_H
+#define RF_FILE_H
+
+#include <stddef.h>
+
+#include "rf_buf.h"
+#include "rf_err.h"
+
+/* Writes n bytes to path atomically: a temporary file in the same directory
+ * created with mode 0600, then chmod'ed to mode, fsync'ed and renamed over
+ * path; the directory is fsync'ed after. On failure path is unchanged and
+ * no temporary file remains. RF_EIO (with errno's text) or RF_ENOMEM. */
+enum rf_rc rf_file_write_atomic(const char *path, const void *p, size_t n,
+				unsigned mode, struct rf_err *e) RF_WUR;
+
+/* Appends the whole of the regular file path to out, whose cap bounds the
+ * size (RF_ETOOBIG beyond it, out then holds a prefix the caller should
+ * discard). RF_EIO when it cannot be opened or read. The read chunk is
+ * zeroized: key files go through here. */
+enum rf_rc rf_file_read(const char *path, struct rf_buf *out,
+			struct rf_err *e) RF_WUR;
+
+/* Creates path and its missing parents with mode (like mkdir -p). An
+ * existing directory is fine; an existing non-directory is RF_EEXIST. */
+enum rf_rc rf_mkdirs(const char *path, unsigned mode, struct rf_err *e)
+	RF_WUR;
+
+#endif
