@@ -177,3 +177,17 @@ enum rf_rc rf_mkdirs(const char *path, unsigned mode, struct rf_err *e)
 	rf_free(p);
 	return rc;
 }
+
+enum rf_rc rf_path_join(char *out, size_t size, const char *dir,
+			const char *name, struct rf_err *e)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= size) {
+		if (size)
+			out[0] = '\0';
+		return rf_err_set(e, RF_ETOOBIG, "path '%s/%s' is too long",
+				  dir, name);
+	}
+	return RF_OK;
+}

@@ -35,4 +35,9 @@ enum rf_rc rf_file_read(const char *path, struct rf_buf *out,
 enum rf_rc rf_mkdirs(const char *path, unsigned mode, struct rf_err *e)
 	RF_WUR;
 
+/* Writes "dir/name" into out[size]. RF_ETOOBIG (naming both) when it does
+ * not fit; out is then an empty string. */
+enum rf_rc rf_path_join(char *out, size_t size, const char *dir,
+			const char *name, struct rf_err *e) RF_WUR;
+
 #endif
