@@ -68,7 +68,7 @@ enum rf_rc rf_buf_putc(struct rf_buf *b, int c, struct rf_err *e) RF_WUR;
 enum rf_rc rf_buf_printf(struct rf_buf *b, struct rf_err *e, const char *fmt,
 			 ...) RF_WUR RF_PRINTF(3, 4);
 enum rf_rc rf_buf_vprintf(struct rf_buf *b, struct rf_err *e, const char *fmt,
-			  va_list ap) RF_WUR;
+			  va_list ap) RF_WUR RF_PRINTF(3, 0);
 
 /* Shortens the buffer to n bytes (n <= len). */
 void rf_buf_truncate(struct rf_buf *b, size_t n);
