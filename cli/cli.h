@@ -151,5 +151,6 @@ int cli_distance(const char *a, const char *b);
 /* ---- handlers ---------------------------------------------------------- */
 cli_handler_fn cli_cmd_help;    /* cmd_help.c */
 cli_handler_fn cli_cmd_version; /* cmd_version.c */
+cli_handler_fn cli_cmd_demo;    /* cmd_demo.c */
 
 #endif
