@@ -1,7 +1,8 @@
 # radfed - the two commands of a fresh machine:
 #   make demo   install what is missing, build, run the main job
 #   make test   install what is missing, build, run the whole suite (ctest)
-# Other targets: build, asan-test (the suite under ASan+UBSan), format, clean.
+# Other targets: build, asan-test (the suite under ASan+UBSan), fuzz-smoke
+# (each libFuzzer target for a bounded time), format, clean.
 
 BUILD     ?= build
 ASAN_BUILD ?= build-asan
@@ -9,7 +10,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 DEMO_DIR  ?= demo-out
 
-.PHONY: all deps deps-build build demo test asan-test format clean
+.PHONY: all deps deps-build build demo test asan-test fuzz-smoke format clean
 
 all: build
 
@@ -40,6 +41,21 @@ asan-test: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+# Each libFuzzer target for FUZZ_SECONDS on its seed corpus (clang build).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz-smoke: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_dicom_read fuzz_report
+	mkdir -p $(FUZZ_BUILD)/corpus-dicom $(FUZZ_BUILD)/corpus-report
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_dicom_read -max_len=65536 -timeout=10 \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(FUZZ_BUILD)/corpus-dicom tests/fuzz/corpus/dicom
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_report -max_len=4096 -timeout=10 \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(FUZZ_BUILD)/corpus-report
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

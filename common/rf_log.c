@@ -377,6 +377,10 @@ static void cut_message(char *msg, size_t *len)
 
 static void vlog(const struct rf_log *lg, enum rf_log_level level,
 		 const struct rf_log_field *fields, size_t nfields,
+		 const char *fmt, va_list ap) RF_PRINTF(5, 0);
+
+static void vlog(const struct rf_log *lg, enum rf_log_level level,
+		 const struct rf_log_field *fields, size_t nfields,
 		 const char *fmt, va_list ap)
 {
 	char msg[RF_LOG_MSG_MAX + 1], ts[40], line[256];
