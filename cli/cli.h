@@ -152,5 +152,8 @@ int cli_distance(const char *a, const char *b);
 cli_handler_fn cli_cmd_help;    /* cmd_help.c */
 cli_handler_fn cli_cmd_version; /* cmd_version.c */
 cli_handler_fn cli_cmd_demo;    /* cmd_demo.c */
+cli_handler_fn cli_cmd_anon;    /* cmd_anon.c */
+cli_handler_fn cli_cmd_site_init; /* cmd_site.c */
+cli_handler_fn cli_cmd_synth;   /* cmd_synth.c */
 
 #endif

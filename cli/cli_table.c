@@ -61,6 +61,30 @@ const struct cli_cmd cli_commands[] = {
 	 "              {\"grpc\": ..., ...}, \"notes\": {...}}\n"
 	 "  -h, --help  show this help\n",
 	 cli_cmd_version},
+	{NULL, "synth", CLI_ROLE_ANYONE,
+	 "generate a synthetic imaging set with planted identifiers",
+	 "--out DIR --patients N --seed S\n"
+	 "       [--images-per-study K] [--size N] [--json]",
+	 "Writes invented French patients' chest CT and radiograph studies\n"
+	 "as DICOM files (five transfer syntaxes, Latin-1 and UTF-8 text,\n"
+	 "identifiers in every attribute family, private tags, overlays,\n"
+	 "and a few ultrasound or screen-capture images with burned-in text\n"
+	 "to quarantine), one French report per study, labels.csv (half of\n"
+	 "the studies show a nodule: label 1) and truth/ (every planted\n"
+	 "identifier, the SHA-256 of every image's pixels). The same\n"
+	 "arguments give the same bytes. DIR must not already hold dicom/,\n"
+	 "reports/, truth/ or labels.csv. See docs/synth.md.\n"
+	 "\n"
+	 "options:\n"
+	 "  --out DIR               output directory (created if missing)\n"
+	 "  --patients N            number of patients, 1..100000\n"
+	 "  --seed S                seed of every random choice, 0..2^64-1\n"
+	 "  --images-per-study K    CT or CR images per study, 1..64\n"
+	 "                          (default 3)\n"
+	 "  --size N                rows and columns, 32..1024 (default 256)\n"
+	 "  --json                  print a summary object\n"
+	 "  -h, --help              show this help\n",
+	 cli_cmd_synth},
 	{NULL, "demo", CLI_ROLE_ANYONE,
 	 "show what radfed does, on synthetic data, in one run",
 	 "[--dir DIR] [--json]",
@@ -78,5 +102,57 @@ const struct cli_cmd cli_commands[] = {
 	 "  --json      one JSON object per step on stdout\n"
 	 "  -h, --help  show this help\n",
 	 cli_cmd_demo},
+	{NULL, "anon", CLI_ROLE_SITE,
+	 "de-identify DICOM files and French reports into a folder",
+	 "--key FILE --out DIR [--option NAME]... [--jobs N] INPUT...",
+	 "De-identifies every DICOM file and every report `<Accession>.txt`\n"
+	 "found in the INPUT files and folders (recursively) under the DICOM\n"
+	 "PS3.15 Basic Application Level Confidentiality Profile, 2024b, with\n"
+	 "keyed pseudonyms from the site secret. Originals are never changed.\n"
+	 "Outputs, named by pseudonyms only, go below DIR as\n"
+	 "<patient>/<study>/<instance>.dcm and <patient>/<study>/<acc>.txt;\n"
+	 "a report is scrubbed with the names, identifiers and date shift of\n"
+	 "the study with its accession number. One JSON line per input goes\n"
+	 "to the log: keyed hash of the input path, outcome (written,\n"
+	 "quarantined, skipped, failed) and reason, never identifying data.\n"
+	 "Images that may carry burned-in text (ultrasound, secondary\n"
+	 "capture...) are quarantined. Exit status 3 when any input was\n"
+	 "quarantined or failed; a failing input never stops the run.\n"
+	 "\n"
+	 "options:\n"
+	 "  --key FILE            the site secret: at least 32 random bytes\n"
+	 "  --out DIR             output folder (created if missing)\n"
+	 "  --option NAME         add a profile option (repeatable):\n"
+	 "                        retain-safe-private, retain-uids,\n"
+	 "                        retain-device-id, retain-institution-id,\n"
+	 "                        retain-patient-characteristics,\n"
+	 "                        retain-full-dates, retain-modified-dates,\n"
+	 "                        clean-descriptors,\n"
+	 "                        clean-structured-content, clean-graphics\n"
+	 "  --no-default-options  start from the basic profile alone (the\n"
+	 "                        defaults are retain-modified-dates,\n"
+	 "                        retain-patient-characteristics,\n"
+	 "                        clean-descriptors)\n"
+	 "  --jobs N              de-identify N files at a time (default 1)\n"
+	 "  --log FILE            the log (default DIR/anon-log.jsonl;\n"
+	 "                        appended)\n"
+	 "  --json                a JSON summary on stdout, no progress bar\n"
+	 "  -h, --help            show this help\n",
+	 cli_cmd_anon},
+	{"site", "init", CLI_ROLE_SITE,
+	 "create a site folder: configuration, secret, store",
+	 "--dir DIR --name NAME [--json]",
+	 "Creates the folder DIR for the site NAME (a-z, 0-9 and '-'):\n"
+	 "site.yaml with the default de-identification settings, a new\n"
+	 "32-byte site secret in keys/site.secret (mode 0600) that keys\n"
+	 "every pseudonym of the site, and empty store/ and logs/ folders.\n"
+	 "All or nothing; refuses an existing non-empty DIR.\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR    the site folder to create\n"
+	 "  --name NAME  the site's name in the federation\n"
+	 "  --json       print {\"site\": ..., \"dir\": ...}\n"
+	 "  -h, --help   show this help\n",
+	 cli_cmd_site_init},
 	{NULL, NULL, CLI_ROLE_ANYONE, NULL, NULL, NULL, NULL},
 };

@@ -14,8 +14,8 @@
 #include "trn.h"
 
 #define DEMO_REPORTS 200
-#define DEMO_SEED 2026
-#define REPORT_MAX (64u << 10)
+#define DEMO_SEED    2026
+#define REPORT_MAX   (64u << 10)
 
 static double now_s(void)
 {
@@ -90,10 +90,12 @@ static enum rf_rc demo_reports(struct cli_ctx *ctx, const char *dir,
 			total.count[c] += st.count[c];
 		rc = write_text(dir, "reports/original", i, &doc.text, e);
 		if (!rc)
-			rc = write_text(dir, "reports/deidentified", i, &out, e);
+			rc =
+			    write_text(dir, "reports/deidentified", i, &out, e);
 		if (!rc && i == 0 && !ctx->json) {
 			fputs("  a synthetic report, as the hospital's RIS "
-			      "exports it:\n", ctx->out);
+			      "exports it:\n",
+			      ctx->out);
 			print_head(ctx->out, (const char *)doc.text.data, 14);
 			fputs("  the same report after radfed:\n", ctx->out);
 			print_head(ctx->out, rf_buf_str(&out), 14);
@@ -101,23 +103,28 @@ static enum rf_rc demo_reports(struct cli_ctx *ctx, const char *dir,
 	}
 	if (!rc) {
 		if (ctx->json) {
-			fprintf(ctx->out, "{\"step\": \"reports\", "
+			fprintf(ctx->out,
+				"{\"step\": \"reports\", "
 				"\"reports\": %d, \"planted\": %zu, "
-				"\"replaced\": {", DEMO_REPORTS, planted);
+				"\"replaced\": {",
+				DEMO_REPORTS, planted);
 			for (c = 0; c < ANON_REPORT_CAT_COUNT; c++)
-				fprintf(ctx->out, "%s\"%s\": %zu", c ? ", " : "",
-					anon_report_cat_name(c),
+				fprintf(ctx->out, "%s\"%s\": %zu",
+					c ? ", " : "", anon_report_cat_name(c),
 					total.count[c]);
 			fprintf(ctx->out, "}, \"mb_per_s\": %.1f}\n",
 				scrub_s > 0 ? bytes / scrub_s / 1e6 : 0.0);
 		} else {
-			fprintf(ctx->out, "  %d reports, %zu identifiers "
-				"planted; replaced:", DEMO_REPORTS, planted);
+			fprintf(ctx->out,
+				"  %d reports, %zu identifiers "
+				"planted; replaced:",
+				DEMO_REPORTS, planted);
 			for (c = 0; c < ANON_REPORT_CAT_COUNT; c++)
 				fprintf(ctx->out, " %s %zu",
 					anon_report_cat_name(c),
 					total.count[c]);
-			fprintf(ctx->out, "\n  scrubbed %.1f MB at %.0f MB/s; "
+			fprintf(ctx->out,
+				"\n  scrubbed %.1f MB at %.0f MB/s; "
 				"files in %s/reports/{original,deidentified}\n",
 				bytes / 1e6,
 				scrub_s > 0 ? bytes / scrub_s / 1e6 : 0.0, dir);
@@ -132,13 +139,13 @@ enum cli_exit cli_cmd_demo(const struct cli_cmd *cmd, int argc, char **argv,
 			   struct cli_ctx *ctx)
 {
 	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = "demo-out";
-	struct rf_err e = {0};
+	struct rf_err e = { 0 };
 	int c;
 
 	cli_getopt_reset();
@@ -162,7 +169,8 @@ enum cli_exit cli_cmd_demo(const struct cli_cmd *cmd, int argc, char **argv,
 	if (rf_mkdirs(dir, 0700, &e))
 		return cli_fail(ctx, &e);
 	if (!ctx->json)
-		fprintf(ctx->out, "radfed " RADFED_VERSION " demo, in '%s'\n"
+		fprintf(ctx->out,
+			"radfed " RADFED_VERSION " demo, in '%s'\n"
 			"  on grpc %s, openssl %s, hdf5 %s, dnnl %s\n\n"
 			"1. de-identification of French radiology reports\n",
 			dir, rf_version_grpc(), rf_version_openssl(),

@@ -286,7 +286,8 @@ static void test_help(void **state)
 	assert_non_null(strstr(rf_buf_str(&r.out), "\n  help "));
 	assert_non_null(strstr(rf_buf_str(&r.out), "anyone:\n"));
 	/* only commands that exist are listed */
-	assert_null(strstr(rf_buf_str(&r.out), "site init"));
+	assert_non_null(strstr(rf_buf_str(&r.out), "site init"));
+	assert_null(strstr(rf_buf_str(&r.out), "round start"));
 
 	radfed(&h, "--help", NULL);
 	assert_int_equal(h.status, 0);
@@ -362,9 +363,20 @@ static void test_unknown_command(void **state)
 	run_release(&r);
 
 	/* groups without commands in this build are not commands */
-	radfed(&r, "site", "--help", NULL);
+	radfed(&r, "round", "--help", NULL);
 	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(rf_buf_str(&r.err), "'site'"));
+	assert_non_null(strstr(rf_buf_str(&r.err), "'round'"));
+	run_release(&r);
+
+	/* a group lists its subcommands, and suggests the closest one */
+	radfed(&r, "site", "--help", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(rf_buf_str(&r.out), "\n  init "));
+	run_release(&r);
+	radfed(&r, "site", "inti", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(rf_buf_str(&r.err), "did you mean"));
+	assert_non_null(strstr(rf_buf_str(&r.err), "init"));
 	run_release(&r);
 }
 
