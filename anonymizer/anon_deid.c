@@ -338,8 +338,26 @@ static int is_id_tag(uint32_t tag)
 	}
 }
 
-/* First pass: every PN value (each value and each component group) and
- * every identifier, decoded to UTF-8. Changes nothing in ds. */
+/* Names of places and devices that identify the site as much as an ID
+ * identifies the patient: they seed the text scrubber (as identifiers,
+ * removed wherever they appear whole) unless the options retain them. */
+static int is_place_tag(uint32_t tag, unsigned opt)
+{
+	switch (tag) {
+	case 0x00080080: /* InstitutionName */
+	case 0x00081040: /* InstitutionalDepartmentName */
+		return !(opt & ANON_OPT_RETAIN_INSTITUTION_ID);
+	case 0x00081010: /* StationName */
+	case 0x00181000: /* DeviceSerialNumber */
+		return !(opt & ANON_OPT_RETAIN_DEVICE_ID);
+	default:
+		return 0;
+	}
+}
+
+/* First pass: every PN value (each value and each component group), every
+ * identifier and every identifying place or device name, decoded to UTF-8.
+ * Changes nothing in ds. */
 static enum rf_rc collect(struct ctx *c, const struct anon_ds *ds,
 			  unsigned depth, struct rf_err *e)
 {
@@ -350,7 +368,8 @@ static enum rf_rc collect(struct ctx *c, const struct anon_ds *ds,
 
 	for (i = 0; i < ds->n; i++) {
 		const struct anon_elem *el = &ds->elems[i];
-		int pn = el->vr == VR_PN, id = is_id_tag(el->tag);
+		int pn = el->vr == VR_PN;
+		int id = is_id_tag(el->tag) || is_place_tag(el->tag, c->opt);
 		const char *s, *p, *end;
 
 		if (el->vr == VR_SQ) {
