@@ -603,7 +603,7 @@ static void test_corrupt(void **state)
 			{"dcmcjpls +in", "SC_rgb_small_odd.dcm"},
 			{"dcmcrle", "MR_small.dcm"},
 		};
-		char out[700], cmd[1600];
+		char out[700], cmd[8192];
 		size_t i;
 
 		assert_true(dir[0]);
