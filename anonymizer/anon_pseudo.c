@@ -318,34 +318,31 @@ int anon_date_is_valid(int y, int m, int d)
 	return d <= month_days(y, m);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil, for y >= 1 only). */
-static long days_from_civil(long y, long m, long d)
+int64_t anon_days_from_civil(int64_t y, int m, int d)
 {
-	long era, yoe, doy, doe;
+	int64_t era, yoe, doy, doe;
 
 	y -= m <= 2;
-	era = y / 400; /* y >= 0 here */
+	era = (y >= 0 ? y : y - 399) / 400;
 	yoe = y - era * 400;
 	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + doe - 719468;
 }
 
-/* The inverse, for days >= days_from_civil(0, 3, 1). */
-static void civil_from_days(long z, long *y, long *m, long *d)
+void anon_civil_from_days(int64_t z, int *y, int *m, int *d)
 {
-	long era, doe, yoe, doy, mp;
+	int64_t era, doe, yoe, doy, mp;
 
 	z += 719468;
-	era = z / 146097; /* z >= 0 here */
+	era = (z >= 0 ? z : z - 146096) / 146097;
 	doe = z - era * 146097;
 	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = yoe + era * 400 + (*m <= 2);
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 enum rf_rc anon_date_add_days(int y, int m, int d, long days, int *oy, int *om,
@@ -353,20 +350,21 @@ enum rf_rc anon_date_add_days(int y, int m, int d, long days, int *oy, int *om,
 {
 	/* 0001-01-01 and 9999-12-31 as days since 1970-01-01 */
 	const long lo = -719162, hi = 2932896;
-	long z, ry, rm, rd;
+	int64_t z;
+	int ry, rm, rd;
 
 	if (!anon_date_is_valid(y, m, d))
 		return rf_err_set(e, RF_EINVAL, "not a calendar date");
-	z = days_from_civil(y, m, d);
+	z = anon_days_from_civil(y, m, d);
 	if (days < lo - z || days > hi - z)
 		return rf_err_set(e, RF_EINVAL,
 				  "date moved by %ld days leaves the years "
 				  "0001-9999",
 				  days);
-	civil_from_days(z + days, &ry, &rm, &rd);
-	*oy = (int)ry;
-	*om = (int)rm;
-	*od = (int)rd;
+	anon_civil_from_days(z + days, &ry, &rm, &rd);
+	*oy = ry;
+	*om = rm;
+	*od = rd;
 	return RF_OK;
 }
 

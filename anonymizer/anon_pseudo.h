@@ -34,6 +34,7 @@
 #define ANON_PSEUDO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rf_err.h"
 
@@ -164,6 +165,13 @@ enum rf_rc anon_pseudo_id(const struct anon_pseudo *p, enum anon_id_kind kind,
 enum rf_rc anon_pseudo_day_shift(const struct anon_pseudo *p,
 				 const char *patient_id, size_t len, int *days,
 				 struct rf_err *e) RF_WUR;
+
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (any year;
+ * H. Hinnant's algorithm), and back (|z| < 2^31 so the year fits an int).
+ * Pure; no validation: callers check the date first (anon_date_is_valid).
+ * The one calendar of anonymizer/. */
+int64_t anon_days_from_civil(int64_t y, int m, int d);
+void anon_civil_from_days(int64_t z, int *y, int *m, int *d);
 
 /* 1 when y-m-d is a date of the proleptic Gregorian calendar with
  * 1 <= y <= 9999 (leap years: divisible by 4, except centuries not

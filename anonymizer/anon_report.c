@@ -14,6 +14,8 @@
 
 #include "anon_fr_int.h"
 #include "anon_report.h"
+
+#include "anon_pseudo.h"
 #include "rf_alloc.h"
 
 #define WORD_MAX 48     /* longest folded word compared with seeds */
@@ -529,50 +531,17 @@ static enum rf_rc replace(struct scan *s, size_t i, size_t end,
 
 /* ---- dates -------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int days_in_month(int64_t y, int m)
-{
-	static const int dim[12] = {31, 28, 31, 30, 31, 30,
-				    31, 31, 30, 31, 30, 31};
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 ? 28 + leap : dim[m - 1];
-}
-
 /* Shifts a date in place. 0 when it is impossible or leaves 1..9999. */
 static int date_shift(int64_t *y, int *m, int *d, int shift)
 {
-	if (*y < 1 || *y > 9999 || *m < 1 || *m > 12 || *d < 1 ||
-	    *d > days_in_month(*y, *m))
+	int yy;
+
+	if (*y < 1 || *y > 9999 || !anon_date_is_valid((int)*y, *m, *d))
 		return 0;
-	civil_from_days(days_from_civil(*y, *m, *d) + shift, y, m, d);
+	yy = (int)*y;
+	anon_civil_from_days(anon_days_from_civil(yy, *m, *d) + shift, &yy, m,
+			     d);
+	*y = yy;
 	return *y >= 1 && *y <= 9999;
 }
 

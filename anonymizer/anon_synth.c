@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "anon_dicom.h"
+#include "anon_pseudo.h"
 #include "anon_synth_int.h"
 #include "anon_textgen.h"
 #include "rf_alloc.h"
@@ -107,40 +108,12 @@ static double sq(double x)
 
 #define PICK(g, arr) ((arr)[rnd((g), sizeof(arr) / sizeof((arr)[0]))])
 
-/* Days since 1970-01-01 of a civil date, and back (H. Hinnant). */
-static int days_from_civil(int y, int m, int d)
-{
-	int era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int z, int *y, int *m, int *d)
-{
-	int era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 /* "YYYYMMDD" (fr 0) or "DD/MM/YYYY" (fr 1) into buf[16]. */
 static char *fmt_date(int days, int fr, char *buf)
 {
 	int y, m, d;
 
-	civil_from_days(days, &y, &m, &d);
+	anon_civil_from_days(days, &y, &m, &d);
 	if (fr)
 		snprintf(buf, 16, "%02d/%02d/%04d", d, m, y);
 	else
@@ -323,7 +296,7 @@ static void nir_make(struct anon_textgen *g, int female, int birth,
 	int y, m, d;
 	unsigned long long n;
 
-	civil_from_days(birth, &y, &m, &d);
+	anon_civil_from_days(birth, &y, &m, &d);
 	n = (unsigned long long)(female ? 2 : 1) * 1000000000000ULL +
 	    (unsigned long long)(y % 100) * 10000000000ULL +
 	    (unsigned long long)m * 100000000ULL +
@@ -344,7 +317,7 @@ static void plan_patient(struct patient *p, unsigned idx, uint64_t seed,
 	stream(&g, seed, S_PATIENT, idx, 0);
 	p->female = (int)rnd(&g, 2);
 	person_make(&g, p->female, &p->name);
-	first = days_from_civil(2016, 1, 1) + (int)rnd(&g, 3400);
+	first = anon_days_from_civil(2016, 1, 1) + (int)rnd(&g, 3400);
 	/* one patient in ten is over 89 at the first study */
 	age = rnd(&g, 10) == 0 ? range(&g, 90, 101) : range(&g, 19, 88);
 	p->birth = first - age * 365 - (int)rnd(&g, 365);
@@ -374,7 +347,7 @@ static void plan_patient(struct patient *p, unsigned idx, uint64_t seed,
 		t->mono1 = t->modality == MOD_CR && rnd(&g, 5) < 2;
 		t->inst = rnd(&g, sizeof institutions /
 				      sizeof institutions[0]);
-		civil_from_days(t->date, &yy, &mm, &dd);
+		anon_civil_from_days(t->date, &yy, &mm, &dd);
 		snprintf(t->accession, sizeof t->accession, "%s%02d%07u",
 			 t->modality == MOD_CT ? "TDM" : "RX", yy % 100,
 			 rnd(&g, 10000000));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "anon_dicom_int.h"
 #include "anon_synth.h"
 #include "rf_alloc.h"
 
@@ -171,32 +172,6 @@ static int long_vr(uint16_t vr)
 	return 0;
 }
 
-/* Width of the numbers a binary VR holds (1 for text and bytes). */
-static unsigned vr_width(uint16_t vr)
-{
-	switch (vr) {
-	case ANON_VR('U', 'S'):
-	case ANON_VR('S', 'S'):
-	case ANON_VR('O', 'W'):
-	case ANON_VR('A', 'T'):
-		return 2;
-	case ANON_VR('U', 'L'):
-	case ANON_VR('S', 'L'):
-	case ANON_VR('F', 'L'):
-	case ANON_VR('O', 'F'):
-	case ANON_VR('O', 'L'):
-		return 4;
-	case ANON_VR('F', 'D'):
-	case ANON_VR('O', 'D'):
-	case ANON_VR('S', 'V'):
-	case ANON_VR('U', 'V'):
-	case ANON_VR('O', 'V'):
-		return 8;
-	default:
-		return 1;
-	}
-}
-
 /* The padding byte of a VR: space for text, NUL for UI and binary. */
 static uint8_t vr_pad(uint16_t vr)
 {
@@ -230,7 +205,7 @@ static void put_hdr(struct enc *w, uint32_t tag, uint16_t vr, uint32_t len)
 static void put_value(struct enc *w, uint32_t tag, uint16_t vr,
 		      const uint8_t *val, size_t n)
 {
-	unsigned width = vr_width(vr);
+	unsigned width = anon__vr_swap_unit(vr);
 	uint8_t pad = vr_pad(vr);
 	size_t padded = n + (n & 1), i;
 	char ts[12];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "anon_fr_int.h"
+#include "anon_pseudo.h"
 #include "anon_textgen.h"
 #include "rf_alloc.h"
 
@@ -256,33 +257,6 @@ static void plant_person(struct gen *G, const struct person *p, int form)
 
 /* ---- dates --------------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static const char *const months[12] = {
 	"janvier", "février", "mars",	   "avril",   "mai",	  "juin",
 	"juillet", "août",    "septembre", "octobre", "novembre", "décembre",
@@ -294,7 +268,7 @@ static void plant_date(struct gen *G, int64_t day, int month_year)
 {
 	int y, m, d;
 
-	civil_from_days(day, &y, &m, &d);
+	anon_civil_from_days(day, &y, &m, &d);
 	switch (rnd(G, month_year ? 7 : 6)) {
 	case 0:
 		plant(G, ANON_REPORT_DATE, "%02d/%02d/%04d", d, m, y);
@@ -696,7 +670,7 @@ static void header(struct gen *G, const struct person *pt, int female,
 	snprintf(d->patient_id, sizeof d->patient_id, "%s", ipp);
 	put(G, "\n%s : ", PICK(G, ipp_labels));
 	plant(G, ANON_REPORT_ID, "%s", ipp);
-	civil_from_days(dob, &y, &m, &dd);
+	anon_civil_from_days(dob, &y, &m, &dd);
 	put(G, "\n%s : ", PICK(G, nir_labels));
 	plant_nir(G, female, y, m);
 	switch (rnd(G, 3)) {
@@ -780,9 +754,9 @@ enum rf_rc anon_textgen_report(struct anon_textgen *g,
 	person_make(&G, &copy);
 	shift = range(&G, 40, 300) * (chance(&G, 50) ? 1 : -1);
 	d->date_shift_days = shift;
-	exam = days_from_civil(range(&G, 2019, 2025), range(&G, 1, 12),
+	exam = anon_days_from_civil(range(&G, 2019, 2025), range(&G, 1, 12),
 			       range(&G, 1, 28));
-	dob = days_from_civil(range(&G, 1925, 1995), range(&G, 1, 12),
+	dob = anon_days_from_civil(range(&G, 1925, 1995), range(&G, 1, 12),
 			      range(&G, 1, 28));
 	comp = exam - range(&G, 420, 1100);
 
