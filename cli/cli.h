@@ -154,6 +154,7 @@ cli_handler_fn cli_cmd_version; /* cmd_version.c */
 cli_handler_fn cli_cmd_demo;    /* cmd_demo.c */
 cli_handler_fn cli_cmd_anon;    /* cmd_anon.c */
 cli_handler_fn cli_cmd_site_init; /* cmd_site.c */
+cli_handler_fn cli_cmd_site_ingest; /* cmd_site.c */
 cli_handler_fn cli_cmd_synth;   /* cmd_synth.c */
 
 #endif

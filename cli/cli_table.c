@@ -159,5 +159,29 @@ const struct cli_cmd cli_commands[] = {
 	 "  --json       print {\"site\": ..., \"dir\": ...}\n"
 	 "  -h, --help   show this help\n",
 	 cli_cmd_site_init},
+	{"site", "ingest", CLI_ROLE_SITE,
+	 "de-identify files into the site store and build dataset.h5",
+	 "--site DIR [--labels FILE.csv] [--json] INPUT...",
+	 "De-identifies every DICOM file and report found in the INPUT files\n"
+	 "and folders into DIR/store/deidentified/ with the site's options,\n"
+	 "secret and jobs (like `radfed anon`; one JSON line per input is\n"
+	 "appended to DIR/logs/ingest.jsonl), then rebuilds the training set\n"
+	 "DIR/store/dataset.h5 from every image of the store: the first\n"
+	 "frame, resampled to image-size x image-size, scaled to [0, 1];\n"
+	 "labels from FILE.csv (accession_number,study_instance_uid,label\n"
+	 "with the original identifiers), -1 when absent; pseudonymous ids\n"
+	 "only. The same file twice gives one record; dataset.h5 is replaced\n"
+	 "atomically, so an interrupted run leaves the old one: run again.\n"
+	 "Images that cannot be decoded are left out and logged. Exit\n"
+	 "status 3 when an input was quarantined or failed or an image could\n"
+	 "not be decoded. See docs/site.md.\n"
+	 "\n"
+	 "options:\n"
+	 "  --site DIR        the site folder (radfed site init); --dir\n"
+	 "                    is the same\n"
+	 "  --labels FILE     labels CSV of original identifiers\n"
+	 "  --json            a JSON summary on stdout, no progress bar\n"
+	 "  -h, --help        show this help\n",
+	 cli_cmd_site_ingest},
 	{NULL, NULL, CLI_ROLE_ANYONE, NULL, NULL, NULL, NULL},
 };

@@ -3,7 +3,9 @@
 
 #include <getopt.h>
 
+#include "node_ingest.h"
 #include "node_site.h"
+#include "rf_progress.h"
 
 enum cli_exit cli_cmd_site_init(const struct cli_cmd *cmd, int argc,
 				char **argv, struct cli_ctx *ctx)
@@ -61,4 +63,92 @@ enum cli_exit cli_cmd_site_init(const struct cli_cmd *cmd, int argc,
 			name, dir, dir, dir, dir);
 	}
 	return CLI_EXIT_OK;
+}
+
+static void print_ingest(struct cli_ctx *ctx, const struct node_ingest_stats *s,
+			 const char *dir)
+{
+	char path[4096];
+
+	if (ctx->json) {
+		fprintf(ctx->out,
+			"{\"inputs\": %zu, \"written\": %zu, "
+			"\"quarantined\": %zu, \"skipped\": %zu, "
+			"\"failed\": %zu, \"images\": %zu, "
+			"\"undecodable\": %zu, \"records\": %zu, "
+			"\"labelled\": %zu, \"positives\": %zu, \"dataset\": ",
+			s->inputs, s->written, s->quarantined, s->skipped,
+			s->failed, s->images, s->undecodable, s->records,
+			s->labelled, s->positives);
+		snprintf(path, sizeof path, "%s/store/dataset.h5", dir);
+		cli_json_string(ctx->out, path);
+		fputs("}\n", ctx->out);
+		return;
+	}
+	fprintf(ctx->out,
+		"%zu inputs: %zu written, %zu quarantined, %zu skipped, "
+		"%zu failed\n"
+		"%s/store/dataset.h5: %zu records (%zu labelled, %zu "
+		"positive) from %zu images, %zu not decodable\n"
+		"one line per input in %s/logs/ingest.jsonl\n",
+		s->inputs, s->written, s->quarantined, s->skipped, s->failed,
+		dir, s->records, s->labelled, s->positives, s->images,
+		s->undecodable, dir);
+}
+
+enum cli_exit cli_cmd_site_ingest(const struct cli_cmd *cmd, int argc,
+				  char **argv, struct cli_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "site", required_argument, NULL, 's' },
+		{ "dir", required_argument, NULL, 's' },
+		{ "labels", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct node_ingest_config cfg = { NULL, "radfed " RADFED_VERSION,
+					  false };
+	struct node_ingest_stats st;
+	struct node_site *site = NULL;
+	const char *dir = NULL;
+	struct rf_err e = { 0 };
+	enum cli_exit ex;
+	int c;
+
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, ":s:l:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			dir = optarg;
+			break;
+		case 'l':
+			cfg.labels = optarg;
+			break;
+		case 'j':
+			break; /* ctx->json is already set */
+		case 'h':
+			cli_help_command(ctx->out, cmd);
+			return CLI_EXIT_OK;
+		default:
+			return cli_bad_option(ctx, cmd, c, argv, opts);
+		}
+	}
+	if (!dir)
+		return cli_usage(ctx, cmd, "--site DIR is required");
+	if (optind >= argc)
+		return cli_usage(ctx, cmd, "no INPUT given");
+	cfg.progress = rf_progress_should_draw(ctx->json);
+	if (node_site_open(dir, &site, &e) ||
+	    node_ingest_run(site, argv + optind, (size_t)(argc - optind), &cfg,
+			    &st, &e)) {
+		ex = cli_fail(ctx, &e);
+		goto out;
+	}
+	print_ingest(ctx, &st, dir);
+	ex = st.quarantined || st.failed || st.undecodable ? CLI_EXIT_PARTIAL :
+							     CLI_EXIT_OK;
+out:
+	node_site_close(site);
+	return ex;
 }
