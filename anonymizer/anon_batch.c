@@ -148,6 +148,15 @@ enum rf_rc anon_batch_collect(char *const *inputs, size_t n, char ***out,
 	return RF_OK;
 }
 
+enum rf_rc anon_batch_log_key(const uint8_t *secret, size_t len,
+			      uint8_t key[32], struct rf_err *e)
+{
+	static const char info[] = "radfed log v1";
+
+	return rf_hkdf_sha256(NULL, 0, secret, len, info, sizeof info - 1, key,
+			      32, e);
+}
+
 /* ---- the run ----------------------------------------------------------- */
 
 /* What a report needs of its study, kept from the study's first image (in

@@ -65,6 +65,11 @@ struct anon_batch_stats {
 	uint64_t bytes_in;      /* bytes of the inputs read */
 };
 
+/* Derives the log key (cfg->log_key) from the site secret: HKDF-SHA-256
+ * with info "radfed log v1". RF_ECRYPTO on failure. */
+enum rf_rc anon_batch_log_key(const uint8_t *secret, size_t len,
+			      uint8_t key[32], struct rf_err *e) RF_WUR;
+
 /* Collects the inputs (files and folders) into a sorted list of file
  * paths. *out is an rf_malloc'd array of rf_malloc'd strings, freed with
  * anon_batch_paths_free(). RF_EIO when an input cannot be read (names it). */

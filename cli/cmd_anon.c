@@ -161,8 +161,7 @@ enum cli_exit cli_cmd_anon(const struct cli_cmd *cmd, int argc, char **argv,
 	    anon_pseudo_create(secret.data, secret.len, &pseudo, &e))
 		goto fail;
 	memset(&bc, 0, sizeof bc);
-	if (rf_hkdf_sha256(NULL, 0, secret.data, secret.len, "radfed log v1",
-			   13, bc.log_key, sizeof bc.log_key, &e))
+	if (anon_batch_log_key(secret.data, secret.len, bc.log_key, &e))
 		goto fail;
 	memset(&dc, 0, sizeof dc);
 	dc.options = options;

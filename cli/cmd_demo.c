@@ -13,6 +13,7 @@
 #include "anon_report.h"
 #include "anon_synth.h"
 #include "anon_textgen.h"
+#include "node_ingest.h"
 #include "node_site.h"
 #include "rf_alloc.h"
 #include "rf_crypto.h"
@@ -174,34 +175,35 @@ static void print_header(FILE *f, const struct anon_dicom *d)
 	rf_buf_release_secret(&b);
 }
 
-/* Makes a synthetic imaging set, a site, and de-identifies the set with
- * the site's secret into the site's store; shows one header before and
- * after. */
+/* Makes a synthetic imaging set and a site, shows one header before and
+ * after de-identification with the site's keys, then ingests the whole set
+ * into the site (radfed site ingest): store and dataset.h5. */
 static enum rf_rc demo_images(struct cli_ctx *ctx, const char *dir,
 			      struct rf_err *e)
 {
 	struct anon_synth_opts so = {DEMO_PATIENTS, 2026, 0, 128};
-	struct rf_buf secret = RF_BUF_INIT(1024);
+	struct node_ingest_config ic = {NULL, "radfed " RADFED_VERSION, false};
 	struct anon_synth_stats ss;
-	struct anon_batch_stats bs;
-	struct anon_batch_config bc;
-	struct anon_deid_config dc;
+	struct node_ingest_stats is;
+	struct node_site_deid sd;
 	struct anon_deid_result r;
-	struct anon_pseudo *pseudo = NULL;
 	struct node_site *site = NULL;
 	struct anon_dicom *d = NULL;
-	char synth[4096], sdir[4096], out[4200], one[4200];
-	char *inputs[2], **paths = NULL;
-	size_t n_paths = 0;
+	char synth[4096], sdir[4096], path[4200], labels[4200];
+	char dicom[4200], reports[4200], yaml[4200];
+	char *inputs[2] = {dicom, reports};
 	struct stat st;
 	enum rf_rc rc;
 
 	anon_deid_result_init(&r);
-	memset(&bc, 0, sizeof bc);
+	memset(&sd, 0, sizeof sd);
 	snprintf(synth, sizeof synth, "%s/synth", dir);
 	snprintf(sdir, sizeof sdir, "%s/site-a", dir);
-	snprintf(one, sizeof one, "%s/dicom/00001/1/1/01.dcm", synth);
-	if (stat(one, &st) != 0) {
+	snprintf(path, sizeof path, "%s/dicom/00001/1/1/01.dcm", synth);
+	snprintf(dicom, sizeof dicom, "%s/dicom", synth);
+	snprintf(reports, sizeof reports, "%s/reports", synth);
+	snprintf(labels, sizeof labels, "%s/labels.csv", synth);
+	if (stat(labels, &st) != 0) {
 		rc = anon_synth_run(synth, &so, NULL, NULL, &ss, e);
 		if (rc)
 			goto out;
@@ -211,8 +213,8 @@ static enum rf_rc demo_images(struct cli_ctx *ctx, const char *dir,
 			ss.patients, ss.studies, ss.files, ss.quarantine,
 			ss.reports, ss.identifiers, synth);
 	}
-	snprintf(out, sizeof out, "%s/site.yaml", sdir);
-	if (stat(out, &st) != 0) {
+	snprintf(yaml, sizeof yaml, "%s/site.yaml", sdir);
+	if (stat(yaml, &st) != 0) {
 		rc = node_site_init(sdir, "demo-site-a", e);
 		if (rc)
 			goto out;
@@ -221,66 +223,37 @@ static enum rf_rc demo_images(struct cli_ctx *ctx, const char *dir,
 	}
 	rc = node_site_open(sdir, &site, e);
 	if (!rc)
-		rc = node_site_secret(site, &secret, e);
+		rc = node_site_deid_open(site, ic.version, &sd, e);
 	if (!rc)
-		rc = anon_pseudo_create(secret.data, secret.len, &pseudo, e);
-	if (!rc)
-		rc = rf_hkdf_sha256(NULL, 0, secret.data, secret.len,
-				    "radfed log v1", 13, bc.log_key,
-				    sizeof bc.log_key, e);
+		rc = anon_dicom_read_file(path, (size_t)64 << 20, NULL, &d, e);
 	if (rc)
 		goto out;
-	memset(&dc, 0, sizeof dc);
-	dc.options = site->options;
-	dc.pseudo = pseudo;
-	dc.safe_private = site->safe_private;
-	dc.n_safe_private = site->n_safe_private;
-	dc.masks = site->masks;
-	dc.n_masks = site->n_masks;
-	dc.software = "radfed " RADFED_VERSION;
-
-	/* one header, before and after */
-	rc = anon_dicom_read_file(one, (size_t)64 << 20, NULL, &d, e);
-	if (!rc) {
-		fputs("  one image header as the hospital's PACS holds it:\n",
-		      ctx->out);
-		print_header(ctx->out, d);
-		rc = anon_deid_apply(&dc, d, &r, e);
-	}
+	fputs("  one image header as the hospital's PACS holds it:\n",
+	      ctx->out);
+	print_header(ctx->out, d);
+	rc = anon_deid_apply(&sd.cfg, d, &r, e);
 	if (rc)
 		goto out;
 	fputs("  the same header after radfed (keyed pseudonyms, dates "
 	      "shifted per patient):\n", ctx->out);
 	print_header(ctx->out, d);
 
-	snprintf(out, sizeof out, "%s/store/deidentified", sdir);
-	snprintf(one, sizeof one, "%s/dicom", synth);
-	snprintf(synth + strlen(synth), sizeof synth - strlen(synth),
-		 "/reports");
-	inputs[0] = one;
-	inputs[1] = synth;
-	rc = anon_batch_collect(inputs, 2, &paths, &n_paths, e);
+	ic.labels = labels;
+	rc = node_ingest_run(site, inputs, 2, &ic, &is, e);
 	if (rc)
 		goto out;
-	bc.deid = &dc;
-	bc.out_dir = out;
-	bc.jobs = (unsigned)site->jobs;
-	rc = anon_batch_run(&bc, paths, n_paths, &bs, e);
-	if (rc)
-		goto out;
-	fprintf(ctx->out, "  radfed anon: %zu inputs: %zu written (%zu "
-		"reports), %zu quarantined (burned-in text), %zu failed; "
-		"output in %s\n",
-		bs.inputs, bs.written, bs.reports_written, bs.quarantined,
-		bs.failed, out);
+	fprintf(ctx->out, "  radfed site ingest: %zu inputs: %zu written, "
+		"%zu quarantined (burned-in text), %zu failed;\n"
+		"    %s/store/dataset.h5: %zu images of %dx%d, %zu labelled "
+		"(%zu positive)\n",
+		is.inputs, is.written, is.quarantined, is.failed, sdir,
+		is.records, site->image_size, site->image_size, is.labelled,
+		is.positives);
 out:
 	anon_dicom_destroy(d);
 	anon_deid_result_release(&r);
-	anon_batch_paths_free(paths, n_paths);
-	anon_pseudo_destroy(pseudo);
+	node_site_deid_close(&sd);
 	node_site_close(site);
-	rf_zeroize(&bc, sizeof bc);
-	rf_buf_release_secret(&secret);
 	return rc;
 }
 

@@ -599,15 +599,13 @@ enum rf_rc node_ingest_run(const struct node_site *s, char *const *inputs,
 			   size_t n, const struct node_ingest_config *cfg,
 			   struct node_ingest_stats *st, struct rf_err *e)
 {
-	struct rf_buf secret = RF_BUF_INIT(ANON_PSEUDO_SECRET_MAX);
+	struct node_site_deid sd;
 	char store[PATH_MAX], deid[PATH_MAX], logs[PATH_MAX];
 	char logp[PATH_MAX], h5[PATH_MAX];
 	const char *version = cfg && cfg->version ? cfg->version : "radfed";
 	bool draw = cfg && cfg->progress;
 	struct anon_batch_config bc;
-	struct anon_deid_config dc;
 	struct anon_batch_stats bs;
-	struct anon_pseudo *ps = NULL;
 	struct rf_progress *bar = NULL;
 	struct labels l;
 	char **paths = NULL;
@@ -618,6 +616,7 @@ enum rf_rc node_ingest_run(const struct node_site *s, char *const *inputs,
 	memset(st, 0, sizeof *st);
 	memset(&l, 0, sizeof l);
 	memset(&bc, 0, sizeof bc);
+	memset(&sd, 0, sizeof sd);
 	if (!n)
 		return rf_err_set(e, RF_EINVAL, "no input to ingest");
 	if (s->image_size < 1 || s->image_size > 65535)
@@ -629,14 +628,11 @@ enum rf_rc node_ingest_run(const struct node_site *s, char *const *inputs,
 	    (rc = rf_path_join(logs, sizeof logs, s->dir, "logs", e)) ||
 	    (rc = rf_path_join(logp, sizeof logp, logs, "ingest.jsonl", e)))
 		return rc;
-	if ((rc = node_site_secret(s, &secret, e)) ||
-	    (rc = anon_pseudo_create(secret.data, secret.len, &ps, e)) ||
-	    (rc = rf_hkdf_sha256(NULL, 0, secret.data, secret.len,
-				 "radfed log v1", 13, bc.log_key,
-				 sizeof bc.log_key, e)))
+	if ((rc = node_site_deid_open(s, version, &sd, e)))
 		goto out;
-	rf_buf_release_secret(&secret);
-	if (cfg && cfg->labels && (rc = labels_load(cfg->labels, ps, &l, e)))
+	memcpy(bc.log_key, sd.log_key, sizeof bc.log_key);
+	if (cfg && cfg->labels &&
+	    (rc = labels_load(cfg->labels, sd.pseudo, &l, e)))
 		goto out;
 	if ((rc = anon_batch_collect(inputs, n, &paths, &n_paths, e)) ||
 	    (rc = rf_mkdirs(deid, 0700, e)) || (rc = rf_mkdirs(logs, 0700, e)))
@@ -647,18 +643,10 @@ enum rf_rc node_ingest_run(const struct node_site *s, char *const *inputs,
 				strerror(errno));
 		goto out;
 	}
-	memset(&dc, 0, sizeof dc);
-	dc.options = s->options;
-	dc.pseudo = ps;
-	dc.safe_private = s->safe_private;
-	dc.n_safe_private = s->n_safe_private;
-	dc.masks = s->masks;
-	dc.n_masks = s->n_masks;
-	dc.software = version;
 	if ((rc = rf_progress_create(&bar, "ingest", n_paths, "files", draw,
 				     NULL, e)))
 		goto out;
-	bc.deid = &dc;
+	bc.deid = &sd.cfg;
 	bc.out_dir = deid;
 	bc.jobs = s->jobs > 0 ? (unsigned)s->jobs : 1;
 	bc.log = log;
@@ -682,8 +670,7 @@ out:
 	rf_progress_destroy(bar);
 	anon_batch_paths_free(paths, n_paths);
 	labels_release(&l);
-	anon_pseudo_destroy(ps);
+	node_site_deid_close(&sd);
 	rf_zeroize(&bc, sizeof bc);
-	rf_buf_release_secret(&secret);
 	return rc;
 }

@@ -429,3 +429,36 @@ enum rf_rc node_site_secret(const struct node_site *s, struct rf_buf *out,
 				  path, (unsigned)(st.st_mode & 0777));
 	return rf_file_read(path, out, e);
 }
+
+enum rf_rc node_site_deid_open(const struct node_site *s, const char *software,
+			       struct node_site_deid *d, struct rf_err *e)
+{
+	struct rf_buf secret = RF_BUF_INIT(ANON_PSEUDO_SECRET_MAX);
+	enum rf_rc rc;
+
+	memset(d, 0, sizeof *d);
+	rc = node_site_secret(s, &secret, e);
+	if (!rc)
+		rc = anon_pseudo_create(secret.data, secret.len, &d->pseudo, e);
+	if (!rc)
+		rc = anon_batch_log_key(secret.data, secret.len, d->log_key, e);
+	rf_buf_release_secret(&secret);
+	if (rc) {
+		node_site_deid_close(d);
+		return rc;
+	}
+	d->cfg.options = s->options;
+	d->cfg.pseudo = d->pseudo;
+	d->cfg.safe_private = s->safe_private;
+	d->cfg.n_safe_private = s->n_safe_private;
+	d->cfg.masks = s->masks;
+	d->cfg.n_masks = s->n_masks;
+	d->cfg.software = software;
+	return RF_OK;
+}
+
+void node_site_deid_close(struct node_site_deid *d)
+{
+	anon_pseudo_destroy(d->pseudo);
+	rf_zeroize(d, sizeof *d);
+}

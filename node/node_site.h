@@ -67,4 +67,23 @@ void node_site_close(struct node_site *s);
 enum rf_rc node_site_secret(const struct node_site *s, struct rf_buf *out,
 			    struct rf_err *e) RF_WUR;
 
+/* What de-identifying for a site needs: its keys and its settings. */
+struct node_site_deid {
+	struct anon_pseudo *pseudo;
+	struct anon_deid_config cfg; /* borrows the site and pseudo */
+	uint8_t log_key[32];         /* for anon_batch_config.log_key */
+};
+
+/* Reads s's secret (node_site_secret), derives the pseudonym and log keys
+ * and fills d->cfg with the site's options, safe private list and masks;
+ * software names the de-identifier in (0012,0063). The secret itself is
+ * zeroized before returning. On failure d holds nothing to release. d
+ * borrows s: close d before s. */
+enum rf_rc node_site_deid_open(const struct node_site *s, const char *software,
+			       struct node_site_deid *d, struct rf_err *e)
+	RF_WUR;
+
+/* Frees and zeroizes the keys of d. Accepts a zeroed d. */
+void node_site_deid_close(struct node_site_deid *d);
+
 #endif

@@ -36,12 +36,14 @@ static void test_demo(void **state)
 	assert_non_null(strstr(text, "the same report after radfed"));
 	assert_non_null(strstr(text, "after radfed (keyed pseudonyms"));
 	assert_non_null(strstr(text, "0 failed"));
+	assert_non_null(strstr(text, "dataset.h5: 45 images of 64x64"));
 	/* the reports and the site's store are there */
 	snprintf(cmd, sizeof cmd,
 		 "test -f '%s/reports/deidentified/report-0200.txt' && "
 		 "test -f '%s/site-a/keys/site.secret' && "
+		 "test -f '%s/site-a/store/dataset.h5' && "
 		 "ls '%s/site-a/store/deidentified' | grep -q '^P'",
-		 dir, dir, dir);
+		 dir, dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
 	/* again: reuses what it made */
 	assert_int_equal(run(dir, out), 0);
