@@ -161,7 +161,7 @@ static enum rf_rc describe(const struct anon_dicom *d, const char *name,
 	const struct anon_ds *ds = &d->ds;
 	const struct anon_elem *px;
 	char buf[68], *end;
-	uint16_t v;
+	uint16_t v = 0;
 	size_t i, per_pixel, need, nsamp;
 	enum rf_rc rc;
 	long n;

@@ -79,12 +79,10 @@ char *rf_strdup(const char *s)
 
 void rf_zeroize(void *p, size_t n)
 {
-	volatile unsigned char *v = p;
-
 	if (!p)
 		return;
-	while (n--)
-		*v++ = 0;
+	memset(p, 0, n);
+	/* the compiler must assume the zeros are read: memset stays */
 	__asm__ __volatile__("" : : "r"(p) : "memory");
 }
 

@@ -102,8 +102,8 @@ out:
 
 enum rf_rc rf_file_read(const char *path, struct rf_buf *out, struct rf_err *e)
 {
-	uint8_t chunk[4096];
 	struct stat st;
+	size_t room;
 	enum rf_rc rc;
 	int fd;
 
@@ -117,9 +117,38 @@ enum rf_rc rf_file_read(const char *path, struct rf_buf *out, struct rf_err *e)
 				errno ? strerror(errno) : "not a file");
 		goto out;
 	}
+	/* read straight into the buffer, sized once from the file; one more
+	 * byte of room shows whether the file grew meanwhile */
+	rc = rf_buf_reserve(out, (size_t)st.st_size + 1 <= out->max - out->len
+					 ? (size_t)st.st_size + 1
+					 : (size_t)st.st_size,
+			    e);
 	for (;;) {
-		ssize_t r = read(fd, chunk, sizeof chunk);
+		ssize_t r;
 
+		if (rc) {
+			rf_err_prefix(e, "cannot read '%s'", path);
+			goto out;
+		}
+		room = out->cap - out->len;
+		if (room == 0) {
+			/* full: at the end of the file, or is there more? */
+			uint8_t probe;
+
+			r = read(fd, &probe, 1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0)
+				break;
+			if (r > 0)
+				rc = rf_buf_append(out, &probe, 1, e);
+			else
+				rc = rf_err_set(e, RF_EIO,
+						"cannot read '%s': %s", path,
+						strerror(errno));
+			continue;
+		}
+		r = read(fd, out->data + out->len, room);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -129,15 +158,11 @@ enum rf_rc rf_file_read(const char *path, struct rf_buf *out, struct rf_err *e)
 		}
 		if (r == 0)
 			break;
-		rc = rf_buf_append(out, chunk, (size_t)r, e);
-		if (rc) {
-			rf_err_prefix(e, "cannot read '%s'", path);
-			goto out;
-		}
+		out->len += (size_t)r;
 	}
+	out->data[out->len] = 0;
 	rc = RF_OK;
 out:
-	rf_zeroize(chunk, sizeof chunk);
 	close(fd);
 	return rc;
 }

@@ -42,6 +42,22 @@ static void test_write_atomic_and_read(void **state)
 	assert_int_equal(b.len, 6);
 	assert_memory_equal(b.data, "public", 6);
 
+	/* exactly at the cap, then one byte over it */
+	rf_buf_release(&b);
+	rf_buf_init(&b, 6);
+	RF_ASSERT_OK_E(rf_file_read(path, &b, &e), &e);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.data, "public", 6);
+	rf_buf_release(&b);
+	rf_buf_init(&b, 5);
+	RF_ASSERT_RC(rf_file_read(path, &b, &e), RF_ETOOBIG);
+	/* appending to what a buffer holds */
+	rf_buf_release(&b);
+	rf_buf_init(&b, 64);
+	RF_ASSERT_OK(rf_buf_puts(&b, "key=", NULL));
+	RF_ASSERT_OK_E(rf_file_read(path, &b, &e), &e);
+	assert_string_equal(rf_buf_str(&b), "key=public");
+
 	/* over the cap */
 	rf_buf_release(&b);
 	rf_buf_init(&b, 3);
