@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "anon_batch.h"
 #include "anon_dicom.h"
@@ -271,6 +272,93 @@ static enum rf_rc labels_load(const char *path, const struct anon_pseudo *ps,
 	if (line == 0) {
 		rc = rf_err_set(e, RF_EINVAL, "'%s' is empty", path);
 		goto out;
+	}
+	qsort(l->acc, l->n_acc, sizeof *l->acc, label_cmp);
+	qsort(l->uid, l->n_uid, sizeof *l->uid, label_cmp);
+out:
+	if (rc)
+		labels_release(l);
+	rf_buf_release(&b);
+	return rc;
+}
+
+/*
+ * The labels of the last --labels, kept in the store by pseudonym only
+ * (store/labels.tsv: "a" or "u", pseudonymous accession or study UID,
+ * label), so that a later ingest without --labels keeps them.
+ */
+static enum rf_rc labels_save(const char *path, const struct labels *l,
+			      struct rf_err *e)
+{
+	struct rf_buf b = RF_BUF_INIT(NODE_INGEST_LABELS_MAX);
+	enum rf_rc rc = RF_OK;
+	size_t i;
+
+	for (i = 0; !rc && i < l->n_acc; i++)
+		rc = rf_buf_printf(&b, e, "a\t%s\t%d\n", l->acc[i].key,
+				   (int)l->acc[i].value);
+	for (i = 0; !rc && i < l->n_uid; i++)
+		rc = rf_buf_printf(&b, e, "u\t%s\t%d\n", l->uid[i].key,
+				   (int)l->uid[i].value);
+	if (!rc)
+		rc = rf_file_write_atomic(path, b.data ? (void *)b.data : "",
+					  b.len, 0600, e);
+	rf_buf_release(&b);
+	return rc;
+}
+
+static enum rf_rc labels_restore(const char *path, struct labels *l,
+				 struct rf_err *e)
+{
+	struct rf_buf b = RF_BUF_INIT(NODE_INGEST_LABELS_MAX);
+	const char *p, *end, *nl, *t1, *t2;
+	size_t rows = 1, line = 0, i, klen;
+	enum rf_rc rc;
+	char *stop;
+	long v;
+
+	memset(l, 0, sizeof *l);
+	rc = rf_file_read(path, &b, e);
+	if (rc)
+		goto out;
+	p = (const char *)b.data;
+	end = p + b.len;
+	for (i = 0; i < b.len; i++)
+		rows += p[i] == '\n';
+	l->acc = rf_calloc(rows, sizeof *l->acc);
+	l->uid = rf_calloc(rows, sizeof *l->uid);
+	if (!l->acc || !l->uid) {
+		rc = rf_err_set(e, RF_ENOMEM, "out of memory for %zu labels",
+				rows);
+		goto out;
+	}
+	for (; p < end; p = nl + 1) {
+		struct label *t;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		line++;
+		t1 = memchr(p, '\t', (size_t)(nl - p));
+		t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(nl - t1 - 1)) : NULL;
+		klen = t2 ? (size_t)(t2 - t1 - 1) : 0;
+		if (!t2 || t1 != p + 1 || (*p != 'a' && *p != 'u') ||
+		    klen == 0 || klen >= sizeof t->key) {
+			rc = rf_err_set(e, RF_EPROTO, "'%s':%zu: malformed",
+					path, line);
+			goto out;
+		}
+		errno = 0;
+		v = strtol(t2 + 1, &stop, 10);
+		if (errno || stop != nl || v < 0 || v > INT32_MAX) {
+			rc = rf_err_set(e, RF_EPROTO, "'%s':%zu: malformed",
+					path, line);
+			goto out;
+		}
+		t = *p == 'a' ? &l->acc[l->n_acc++] : &l->uid[l->n_uid++];
+		memcpy(t->key, t1 + 1, klen);
+		t->key[klen] = '\0';
+		t->value = (int32_t)v;
 	}
 	qsort(l->acc, l->n_acc, sizeof *l->acc, label_cmp);
 	qsort(l->uid, l->n_uid, sizeof *l->uid, label_cmp);
@@ -601,7 +689,7 @@ enum rf_rc node_ingest_run(const struct node_site *s, char *const *inputs,
 {
 	struct node_site_deid sd;
 	char store[PATH_MAX], deid[PATH_MAX], logs[PATH_MAX];
-	char logp[PATH_MAX], h5[PATH_MAX];
+	char logp[PATH_MAX], h5[PATH_MAX], kept[PATH_MAX];
 	const char *version = cfg && cfg->version ? cfg->version : "radfed";
 	bool draw = cfg && cfg->progress;
 	struct anon_batch_config bc;
@@ -631,9 +719,17 @@ enum rf_rc node_ingest_run(const struct node_site *s, char *const *inputs,
 	if ((rc = node_site_deid_open(s, version, &sd, e)))
 		goto out;
 	memcpy(bc.log_key, sd.log_key, sizeof bc.log_key);
-	if (cfg && cfg->labels &&
-	    (rc = labels_load(cfg->labels, sd.pseudo, &l, e)))
+	if ((rc = rf_path_join(kept, sizeof kept, store, "labels.tsv", e)))
 		goto out;
+	if (cfg && cfg->labels) {
+		if ((rc = labels_load(cfg->labels, sd.pseudo, &l, e)) ||
+		    (rc = rf_mkdirs(store, 0700, e)) ||
+		    (rc = labels_save(kept, &l, e)))
+			goto out;
+	} else if (access(kept, F_OK) == 0 &&
+		   (rc = labels_restore(kept, &l, e))) {
+		goto out;
+	}
 	if ((rc = anon_batch_collect(inputs, n, &paths, &n_paths, e)) ||
 	    (rc = rf_mkdirs(deid, 0700, e)) || (rc = rf_mkdirs(logs, 0700, e)))
 		goto out;

@@ -109,6 +109,19 @@ static void test_twice_same_records(void **state)
 			    "'%s/run1.json' '%s/run2.json'",
 			    tmp, tmp),
 			 0);
+	/* a later ingest without --labels keeps the labels (by pseudonym) */
+	assert_int_equal(sh("'%s' site ingest --site '%s/site' --json "
+			    "'%s/synth/dicom' > '%s/run3.json'",
+			    RF_TEST_RADFED, tmp, tmp, tmp),
+			 3);
+	assert_int_equal(sh(PY " '%s/tests/node/ref/ingest_check.py' --same "
+			    "'%s/first.h5' '%s/site/store/dataset.h5'",
+			    RF_TEST_SRCDIR, tmp, tmp),
+			 0);
+	assert_int_equal(sh("! grep -q -e '%s' '%s/site/store/labels.tsv' && "
+			    "test $(wc -l < '%s/site/store/labels.tsv') -gt 0",
+			    "\\(TDM\\|RX\\)[0-9]\\{9\\}", tmp, tmp),
+			 0);
 	/* no temporary file is left beside dataset.h5 */
 	assert_int_equal(sh("test -z \"$(ls '%s/site/store' | grep tmp)\"",
 			    tmp),
