@@ -15,7 +15,8 @@ endif()
 
 add_executable(fuzz_report ${CMAKE_CURRENT_LIST_DIR}/fuzz_report.c
   ${RADFED_SRC_DIR}/anonymizer/anon_report.c
-  ${RADFED_SRC_DIR}/anonymizer/anon_fr_words.c)
+  ${RADFED_SRC_DIR}/anonymizer/anon_fr_words.c
+  ${RADFED_SRC_DIR}/anonymizer/anon_pseudo.c)
 target_include_directories(fuzz_report PRIVATE ${RADFED_SRC_DIR}/anonymizer)
 target_compile_options(fuzz_report PRIVATE
   -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
