@@ -7,6 +7,7 @@
  *   RF_TEST_OOM_LOOP to run a body with allocation N failing, N = 0, 1, ...
  *   until it succeeds, asserting RF_ENOMEM and no leak on every failure.
  * - rf_test_tmpdir(name): a fresh, empty directory for this test.
+ * - rf_sh(fmt, ...): runs a shell command line, returns its exit status.
  */
 #ifndef RF_TEST_H
 #define RF_TEST_H
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -158,6 +160,27 @@ static inline const char *rf_test_tmpdir(const char *name)
 	if (system(cmd) != 0 || mkdir(path, 0700) != 0)
 		fail_msg("cannot create test directory '%s'", path);
 	return path;
+}
+
+/* ---- commands --------------------------------------------------------- */
+/* Runs the shell command line made from fmt like printf and returns its
+ * exit status; fails the test when it cannot run or is killed. */
+static inline int rf_sh(const char *fmt, ...) RF_PRINTF(1, 2);
+static inline int rf_sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	int st, n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof cmd)
+		fail_msg("command too long: %.200s...", cmd);
+	st = system(cmd);
+	if (st == -1 || !WIFEXITED(st))
+		fail_msg("cannot run: %s", cmd);
+	return WEXITSTATUS(st);
 }
 
 #endif
