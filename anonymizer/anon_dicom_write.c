@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rf_alloc.h"
+#include "rf_file.h"
 
 /* The output: a sizing pass with p == NULL counts bytes, the second pass
  * fills exactly that many. */
@@ -299,83 +300,15 @@ out:
 	return rc;
 }
 
-static enum rf_rc write_all(int fd, const uint8_t *p, size_t n,
-			    const char *path, struct rf_err *e)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		r = write(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return rf_err_set(e, RF_EIO, "cannot write '%s': %s",
-					  path, r ? strerror(errno)
-						  : "no progress");
-		p += r;
-		n -= (size_t)r;
-	}
-	return RF_OK;
-}
-
 enum rf_rc anon_dicom_write_file(const struct anon_dicom *d, const char *path,
 				 struct rf_err *e)
 {
 	struct rf_buf b = RF_BUF_INIT(SIZE_MAX - 1);
-	char *tmp = NULL, *dir = NULL, *slash;
-	size_t plen = strlen(path);
-	int fd = -1, dfd;
 	enum rf_rc rc;
 
 	rc = anon_dicom_write_buf(d, &b, e);
-	if (rc)
-		goto out;
-	tmp = rf_malloc(plen + 16);
-	dir = rf_malloc(plen + 2);
-	if (!tmp || !dir) {
-		rc = rf_err_set(e, RF_ENOMEM, "cannot write '%s': out of "
-				"memory", path);
-		goto out;
-	}
-	snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = rf_err_set(e, RF_EIO, "cannot create a file next to "
-				"'%s': %s", path, strerror(errno));
-		goto out;
-	}
-	rc = write_all(fd, b.data, b.len, tmp, e);
-	if (rc == RF_OK && fsync(fd) != 0)
-		rc = rf_err_set(e, RF_EIO, "cannot write '%s': %s", tmp,
-				strerror(errno));
-	if (close(fd) != 0 && rc == RF_OK)
-		rc = rf_err_set(e, RF_EIO, "cannot write '%s': %s", tmp,
-				strerror(errno));
-	fd = -1;
-	if (rc == RF_OK && rename(tmp, path) != 0)
-		rc = rf_err_set(e, RF_EIO, "cannot rename '%s' to '%s': %s",
-				tmp, path, strerror(errno));
-	if (rc) {
-		unlink(tmp);
-		goto out;
-	}
-	/* make the rename itself durable */
-	memcpy(dir, path, plen + 1);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		memcpy(dir, ".", 2);
-	else if (slash == dir)
-		dir[1] = 0;
-	else
-		*slash = 0;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-out:
-	rf_free(tmp);
-	rf_free(dir);
+	if (!rc)
+		rc = rf_file_write_atomic(path, b.data, b.len, 0600, e);
 	rf_buf_release_secret(&b);
 	return rc;
 }
