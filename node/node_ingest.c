@@ -134,6 +134,33 @@ static void labels_release(struct labels *l)
 	memset(l, 0, sizeof *l);
 }
 
+/* Reads the labels file path into b and sizes l's tables for one label
+ * per line. On failure l is empty. */
+static enum rf_rc labels_read(const char *path, struct rf_buf *b,
+			      struct labels *l, struct rf_err *e)
+{
+	size_t rows = 1, i;
+	enum rf_rc rc;
+
+	memset(l, 0, sizeof *l);
+	rc = rf_file_read(path, b, e);
+	if (rc == RF_ETOOBIG)
+		return rf_err_set(e, RF_ETOOBIG, "labels '%s' are larger than "
+				  "%zu bytes", path, NODE_INGEST_LABELS_MAX);
+	if (rc)
+		return rc;
+	for (i = 0; i < b->len; i++)
+		rows += b->data[i] == '\n';
+	l->acc = rf_calloc(rows, sizeof *l->acc);
+	l->uid = rf_calloc(rows, sizeof *l->uid);
+	if (!l->acc || !l->uid) {
+		labels_release(l);
+		return rf_err_set(e, RF_ENOMEM, "out of memory for %zu labels",
+				  rows);
+	}
+	return RF_OK;
+}
+
 /* Field [p, q) with spaces, tabs and a CR trimmed. */
 static void trim(const char **p, const char **q)
 {
@@ -221,27 +248,14 @@ static enum rf_rc labels_load(const char *path, const struct anon_pseudo *ps,
 				     "label";
 	struct rf_buf b = RF_BUF_INIT(NODE_INGEST_LABELS_MAX);
 	const char *p, *end, *nl;
-	size_t rows = 1, line = 0, i;
+	size_t line = 0;
 	enum rf_rc rc;
 
-	memset(l, 0, sizeof *l);
-	rc = rf_file_read(path, &b, e);
-	if (rc == RF_ETOOBIG)
-		rc = rf_err_set(e, RF_ETOOBIG, "labels '%s' are larger than "
-				"%zu bytes", path, NODE_INGEST_LABELS_MAX);
+	rc = labels_read(path, &b, l, e);
 	if (rc)
 		goto out;
 	p = (const char *)b.data;
 	end = p + b.len;
-	for (i = 0; i < b.len; i++)
-		rows += p[i] == '\n';
-	l->acc = rf_calloc(rows, sizeof *l->acc);
-	l->uid = rf_calloc(rows, sizeof *l->uid);
-	if (!l->acc || !l->uid) {
-		rc = rf_err_set(e, RF_ENOMEM, "out of memory for %zu labels",
-				rows);
-		goto out;
-	}
 	if (end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
 		p += 3; /* a UTF-8 byte order mark, as spreadsheets write */
 	for (; p < end; p = nl + 1) {
@@ -312,26 +326,16 @@ static enum rf_rc labels_restore(const char *path, struct labels *l,
 {
 	struct rf_buf b = RF_BUF_INIT(NODE_INGEST_LABELS_MAX);
 	const char *p, *end, *nl, *t1, *t2;
-	size_t rows = 1, line = 0, i, klen;
+	size_t line = 0, klen;
 	enum rf_rc rc;
 	char *stop;
 	long v;
 
-	memset(l, 0, sizeof *l);
-	rc = rf_file_read(path, &b, e);
+	rc = labels_read(path, &b, l, e);
 	if (rc)
 		goto out;
 	p = (const char *)b.data;
 	end = p + b.len;
-	for (i = 0; i < b.len; i++)
-		rows += p[i] == '\n';
-	l->acc = rf_calloc(rows, sizeof *l->acc);
-	l->uid = rf_calloc(rows, sizeof *l->uid);
-	if (!l->acc || !l->uid) {
-		rc = rf_err_set(e, RF_ENOMEM, "out of memory for %zu labels",
-				rows);
-		goto out;
-	}
 	for (; p < end; p = nl + 1) {
 		struct label *t;
 
