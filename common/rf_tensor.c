@@ -347,6 +347,20 @@ static enum rf_rc open_obj(const struct rf_h5 *h, const char *name,
 	return RF_OK;
 }
 
+/* Bytes in a chunk of r dimensions of elem-byte elements, saturating at
+ * UINT64_MAX. */
+static uint64_t chunk_size(const hsize_t *chunk, unsigned r, uint64_t elem)
+{
+	uint64_t n = elem;
+
+	for (unsigned i = 0; i < r; i++) {
+		if (chunk[i] != 0 && n > UINT64_MAX / chunk[i])
+			return UINT64_MAX;
+		n *= chunk[i];
+	}
+	return n;
+}
+
 /* The size in bytes of one chunk of dset (UINT64_MAX if unknown). */
 static uint64_t chunk_bytes(hid_t dset, hid_t dcpl)
 {
@@ -359,12 +373,7 @@ static uint64_t chunk_bytes(hid_t dset, hid_t dcpl)
 		H5Tclose(type);
 	if (n == 0 || nd < 1)
 		return UINT64_MAX;
-	for (int i = 0; i < nd; i++) {
-		if (dims[i] != 0 && n > UINT64_MAX / dims[i])
-			return UINT64_MAX;
-		n *= dims[i];
-	}
-	return n;
+	return chunk_size(dims, (unsigned)nd, n);
 }
 
 /* Refuses datasets whose data lives in other files (external raw storage,
@@ -788,19 +797,6 @@ static enum rf_rc check_info(const struct rf_h5 *h, const char *name,
 	return RF_OK;
 }
 
-/* Bytes in a chunk of 4-byte elements, saturating at UINT64_MAX. */
-static uint64_t chunk_size(const hsize_t *chunk, unsigned r)
-{
-	uint64_t n = 4;
-
-	for (unsigned i = 0; i < r; i++) {
-		if (chunk[i] != 0 && n > UINT64_MAX / chunk[i])
-			return UINT64_MAX;
-		n *= chunk[i];
-	}
-	return n;
-}
-
 /* Dataset creation properties: contiguous, or chunked (+ filters). */
 static enum rf_rc make_dcpl(const struct rf_h5 *h, const char *name,
 			    const struct rf_tensor_info *ti,
@@ -848,7 +844,7 @@ static enum rf_rc make_dcpl(const struct rf_h5 *h, const char *name,
 		}
 		chunk[i] = c;
 	}
-	bytes = chunk_size(chunk, r);
+	bytes = chunk_size(chunk, r, 4);
 	if (!any && extendable) {
 		/* whole rows, about CHUNK_AUTO_BYTES */
 		if (bytes < CHUNK_AUTO_BYTES)
@@ -861,10 +857,10 @@ static enum rf_rc make_dcpl(const struct rf_h5 *h, const char *name,
 				continue;
 			}
 			chunk[i] = (chunk[i] + 1) / 2;
-			bytes = chunk_size(chunk, r);
+			bytes = chunk_size(chunk, r, 4);
 		}
 	}
-	bytes = chunk_size(chunk, r);
+	bytes = chunk_size(chunk, r, 4);
 	if (bytes > RF_H5_CHUNK_MAX_BYTES) {
 		H5Pclose(dcpl);
 		return rf_err_set(e, RF_EINVAL, "chunks of '%s' would exceed "
