@@ -22,6 +22,11 @@
  * other parameter, and the hash (RF_EINTEGRITY when it differs): a model
  * file from elsewhere is refused rather than half-loaded.
  *
+ * Every function taking params expects them in that path order, as
+ * trn_net_params gives them; the ones that can fail check it (RF_EINVAL),
+ * along with each path, rank and shape. docs/formats.md describes the
+ * file byte by byte.
+ *
  * Thread safety: HDF5 is not thread-safe (see rf_tensor.h). The flat
  * vector functions are pure.
  *
@@ -60,7 +65,9 @@ void trn_delta(const float *local, const float *global, float *delta,
 	       size_t count);
 
 /* Adds scale * delta to the parameters' values (scale 1: applies a delta;
- * the inverse of trn_delta). */
+ * the inverse of trn_delta). Each value becomes w + scale * delta, the
+ * product rounded to float32, then the sum: applying local - global to
+ * global gives local exactly when the subtraction was exact. */
 void trn_delta_apply(struct trn_param *params, size_t n, const float *delta,
 		     float scale);
 
@@ -68,18 +75,23 @@ void trn_delta_apply(struct trn_param *params, size_t n, const float *delta,
 enum rf_rc trn_params_hash(const struct trn_param *params, size_t n,
 			   uint8_t out[RF_SHA256_LEN], struct rf_err *e) RF_WUR;
 
-/* Writes a model file at path (atomically). */
+/* Writes a model file at path (atomically: on failure nothing at path has
+ * changed). RF_EINVAL for bad metadata or parameters, RF_EIO, RF_ENOMEM. */
 enum rf_rc trn_ckpt_save(const char *path, const struct trn_ckpt_meta *m,
 			 const struct trn_param *params, size_t n,
 			 struct rf_err *e) RF_WUR;
 
 /* Reads only the attributes of a model file into *m (to know which
- * architecture to build before loading). RF_ENOTFOUND, RF_EPROTO. */
+ * architecture to build before loading). RF_ENOTFOUND (no file),
+ * RF_EPROTO (not HDF5, or an attribute missing or malformed). */
 enum rf_rc trn_ckpt_read_meta(const char *path, struct trn_ckpt_meta *m,
 			      struct rf_err *e) RF_WUR;
 
-/* Loads a model file into params, checking it against *m and the
- * parameters as described above. On failure the parameters' values are
+/* Loads a model file into params, checking it against *m (all but the
+ * round) and the parameters as described above: RF_EINTEGRITY for any
+ * mismatch, RF_EPROTO for a file that is not a model file (including a
+ * parameter that is not float32), RF_ENOTFOUND, RF_ENOMEM (a staging copy
+ * of the weights is allocated). On failure the parameters' values are
  * unchanged. */
 enum rf_rc trn_ckpt_load(const char *path, const struct trn_ckpt_meta *m,
 			 struct trn_param *params, size_t n,

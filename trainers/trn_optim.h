@@ -47,17 +47,22 @@ const char *trn_optim_kind_name(enum trn_optim_kind k);
 /*
  * An optimizer for params[0..n) (borrowed: they must outlive it; their w
  * and g pointers are read at each step). RF_EINVAL names the bad setting.
- * On failure *out is NULL.
+ * With prox_mu > 0 the FedProx anchor starts as the parameters' values
+ * now. State: one float per element for SGD with momentum, two for Adam,
+ * one more with FedProx (RF_ENOMEM). On failure *out is NULL.
  */
 enum rf_rc trn_optim_create(const struct trn_optim_config *cfg,
 			    struct trn_param *params, size_t n,
 			    struct trn_optim **out, struct rf_err *e) RF_WUR;
 
 /* Copies the current values of every parameter as the FedProx anchor
- * (call once after loading the round's global model). RF_ENOMEM. */
+ * (call once after loading the round's global model). Without FedProx
+ * (prox_mu 0) it does nothing. RF_ENOMEM is reserved: the anchor's memory
+ * is taken by trn_optim_create. */
 enum rf_rc trn_optim_set_anchor(struct trn_optim *o, struct rf_err *e) RF_WUR;
 
-/* Applies one update from the parameters' current gradients. */
+/* Applies one update from the parameters' current gradients (g is only
+ * read). Never fails and never allocates. */
 void trn_optim_step(struct trn_optim *o);
 
 /* Sets the learning rate (schedules). */
