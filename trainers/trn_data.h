@@ -113,4 +113,19 @@ size_t trn_batcher_batches(const struct trn_batcher *b);
 
 void trn_batcher_destroy(struct trn_batcher *b);
 
+/*
+ * The augmentation the batcher applies, on one image: src and dst are
+ * [channels, height, width] float32 (not overlapping). With flip, column x
+ * of the result comes from column width-1-x; then the image moves dx
+ * columns right and dy rows down (negative: left, up), pixels moved in
+ * from outside being 0:
+ *
+ *     dst[c][y][x] = f[c][y - dy][x - dx], or 0 outside the image,
+ *     f[c][y][x]   = src[c][y][flip ? width - 1 - x : x].
+ *
+ * Cannot fail; thread-safe.
+ */
+void trn_data_augment(const float *src, unsigned channels, unsigned height,
+		      unsigned width, bool flip, int dx, int dy, float *dst);
+
 #endif

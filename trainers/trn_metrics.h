@@ -47,7 +47,8 @@ enum rf_rc trn_metrics_create(unsigned classes, struct trn_metrics **out,
 
 /* Adds n samples: probs [n, K] (rows need not sum to 1: only the order
  * matters), labels [n] (negative labels are skipped), and the sum of their
- * losses. RF_EINVAL for a label >= K; RF_ENOMEM. */
+ * losses. RF_EINVAL for a label >= K (nothing of the call is added);
+ * RF_ETOOBIG past 2^32 samples; RF_ENOMEM. On failure m is unchanged. */
 enum rf_rc trn_metrics_add(struct trn_metrics *m, const float *probs,
 			   const int32_t *labels, size_t n, double loss_sum,
 			   struct rf_err *e) RF_WUR;
