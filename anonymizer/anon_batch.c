@@ -178,6 +178,11 @@ struct run {
 	struct anon_batch_stats st;
 	struct study *studies;
 	size_t n_studies, cap_studies;
+	/* "<patient>/<study>" of every output folder (under lock): outputs
+	 * are renamed into them without a directory fsync, and each is
+	 * synced once at the end of the run */
+	char **dirs;
+	size_t n_dirs, cap_dirs;
 	enum rf_rc fatal; /* first error that stops the run */
 	struct rf_err fatal_err;
 };
@@ -327,6 +332,108 @@ out:
 	return rc;
 }
 
+/* Makes out/<patient>/<study> (sdir) below the existing output folder out:
+ * one mkdir when the patient folder exists, which is the usual case, rather
+ * than rf_mkdirs()' mkdir and stat of every prefix of the path. */
+static enum rf_rc make_out_dir(const char *out, const char *sdir,
+			       struct rf_err *e)
+{
+	char dir[4096];
+	const char *slash = strchr(sdir, '/');
+	int n;
+
+	n = snprintf(dir, sizeof dir, "%s/%s", out, sdir);
+	if (n < 0 || (size_t)n >= sizeof dir || !slash)
+		return rf_mkdirs(dir, 0700, e);
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return RF_OK;
+	if (errno != ENOENT)
+		return rf_err_set(e, RF_EIO, "cannot create '%s': %s", dir,
+				  strerror(errno));
+	dir[strlen(out) + 1 + (size_t)(slash - sdir)] = '\0';
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return rf_err_set(e, RF_EIO, "cannot create '%s': %s", dir,
+				  strerror(errno));
+	dir[strlen(dir)] = '/';
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return rf_err_set(e, RF_EIO, "cannot create '%s': %s", dir,
+				  strerror(errno));
+	return RF_OK;
+}
+
+/* Notes the output folder sdir ("<patient>/<study>") for the final sync. */
+static enum rf_rc note_dir(struct run *run, const char *sdir,
+			   struct rf_err *e)
+{
+	enum rf_rc rc = RF_OK;
+	char **nd;
+
+	pthread_mutex_lock(&run->lock);
+	/* consecutive inputs are mostly of one study: skip the repeat */
+	if (run->n_dirs && strcmp(run->dirs[run->n_dirs - 1], sdir) == 0)
+		goto out;
+	if (run->n_dirs == run->cap_dirs) {
+		size_t ncap = run->cap_dirs ? 2 * run->cap_dirs : 16;
+
+		nd = rf_realloc(run->dirs, ncap * sizeof *nd);
+		if (!nd) {
+			rc = rf_err_set(e, RF_ENOMEM, "out of memory");
+			goto out;
+		}
+		run->dirs = nd;
+		run->cap_dirs = ncap;
+	}
+	run->dirs[run->n_dirs] = rf_strdup(sdir);
+	if (!run->dirs[run->n_dirs])
+		rc = rf_err_set(e, RF_ENOMEM, "out of memory");
+	else
+		run->n_dirs++;
+out:
+	pthread_mutex_unlock(&run->lock);
+	return rc;
+}
+
+/* fsyncs every noted output folder once, each patient folder, then the
+ * output folder: the renames into them and the folders made by this run
+ * are durable when it returns RF_OK. */
+static enum rf_rc sync_dirs(struct run *run, struct rf_err *e)
+{
+	const char *out = run->cfg->out_dir;
+	struct rf_buf path = RF_BUF_INIT(8192);
+	const char *prev = NULL;
+	enum rf_rc rc = RF_OK;
+	size_t i, plen = 0;
+
+	if (run->n_dirs)
+		qsort(run->dirs, run->n_dirs, sizeof *run->dirs, cmp_str);
+	for (i = 0; !rc && i < run->n_dirs; i++) {
+		const char *d = run->dirs[i], *slash = strchr(d, '/');
+		size_t dlen = slash ? (size_t)(slash - d) : strlen(d);
+
+		if (prev && strcmp(prev, d) == 0)
+			continue;
+		rf_buf_reset(&path);
+		rc = rf_buf_printf(&path, e, "%s/%s", out, d);
+		if (!rc)
+			rc = rf_dir_sync(rf_buf_str(&path), e);
+		/* the patient folder, once per run of its studies */
+		if (!rc && (!prev || plen != dlen ||
+			    memcmp(prev, d, dlen) != 0)) {
+			rf_buf_reset(&path);
+			rc = rf_buf_printf(&path, e, "%s/%.*s", out, (int)dlen,
+					   d);
+			if (!rc)
+				rc = rf_dir_sync(rf_buf_str(&path), e);
+		}
+		prev = d;
+		plen = dlen;
+	}
+	if (!rc)
+		rc = rf_dir_sync(out, e);
+	rf_buf_release(&path);
+	return rc;
+}
+
 static void set_fatal(struct run *run, enum rf_rc rc, const struct rf_err *e)
 {
 	pthread_mutex_lock(&run->lock);
@@ -337,10 +444,29 @@ static void set_fatal(struct run *run, enum rf_rc rc, const struct rf_err *e)
 	pthread_mutex_unlock(&run->lock);
 }
 
-static void do_dicom(struct run *run, size_t idx)
+/* Buffers a worker keeps from one file to the next: the input's bytes and
+ * the encoded output. Allocating and freeing them per file made glibc give
+ * the memory back to the kernel after every large file and fault it in
+ * again (8x the page faults, 4x the time on 0.5 MB CT slices with one
+ * job). Zeroized between files: they hold patient data. */
+struct scratch {
+	struct rf_buf file;
+	struct rf_buf out;
+};
+
+static void scratch_wipe(struct scratch *w)
+{
+	if (w->file.len)
+		rf_zeroize(w->file.data, w->file.len);
+	if (w->out.len)
+		rf_zeroize(w->out.data, w->out.len);
+	rf_buf_reset(&w->file);
+	rf_buf_reset(&w->out);
+}
+
+static void do_dicom(struct run *run, size_t idx, struct scratch *w)
 {
 	const struct anon_batch_config *cfg = run->cfg;
-	struct rf_buf file = RF_BUF_INIT(cfg->max_file_size);
 	struct rf_buf acc = RF_BUF_INIT(1024), uid = RF_BUF_INIT(256);
 	struct anon_deid_result r;
 	struct anon_dicom *d = NULL;
@@ -354,7 +480,8 @@ static void do_dicom(struct run *run, size_t idx)
 
 	anon_deid_result_init(&r);
 	reason[0] = path[0] = '\0';
-	rc = rf_file_read(run->paths[idx], &file, &e);
+	scratch_wipe(w);
+	rc = rf_file_read(run->paths[idx], &w->file, &e);
 	if (rc == RF_ETOOBIG) {
 		oc = SKIPPED;
 		snprintf(reason, sizeof reason, "larger than %zu bytes",
@@ -366,10 +493,12 @@ static void do_dicom(struct run *run, size_t idx)
 		goto out;
 	}
 	pthread_mutex_lock(&run->lock);
-	run->st.bytes_in += file.len;
+	run->st.bytes_in += w->file.len;
 	pthread_mutex_unlock(&run->lock);
-	magic = file.len >= 132 && memcmp(file.data + 128, "DICM", 4) == 0;
-	rc = anon_dicom_read(file.data, file.len, "input", NULL, &d, &e);
+	magic = w->file.len >= 132 &&
+		memcmp(w->file.data + 128, "DICM", 4) == 0;
+	rc = anon_dicom_read(w->file.data, w->file.len, "input", NULL, &d,
+			     &e);
 	if (rc == RF_ENOMEM)
 		goto out_err;
 	if (rc) {
@@ -403,11 +532,16 @@ static void do_dicom(struct run *run, size_t idx)
 	else
 		snprintf(sop, sizeof sop, "no-sop-uid-%zu", idx);
 	snprintf(dir, sizeof dir, "%s/%s", cfg->out_dir, sdir);
-	rc = rf_mkdirs(dir, 0700, &e);
+	if (note_dir(run, sdir, &e))
+		goto out_err;
+	rc = make_out_dir(cfg->out_dir, sdir, &e);
 	if (!rc) {
 		snprintf(path, sizeof path, "%s/%s.dcm", dir, sop);
-		rc = anon_dicom_write_file(d, path, &e);
+		rc = anon_dicom_write_buf(d, &w->out, &e);
 	}
+	if (!rc)
+		rc = rf_file_write_atomic_flags(path, w->out.data, w->out.len,
+						0600, RF_FILE_NO_DIR_SYNC, &e);
 	if (rc) {
 		snprintf(reason, sizeof reason, "cannot write the output: %s",
 			 rf_err_msg(&e));
@@ -429,7 +563,7 @@ out:
 	log_line(run, idx, "dicom", oc, reason, oc == WRITTEN ? path : "");
 	anon_deid_result_release(&r);
 	anon_dicom_destroy(d);
-	rf_buf_release_secret(&file);
+	scratch_wipe(w);
 	rf_buf_release_secret(&acc);
 	rf_buf_release(&uid);
 }
@@ -496,7 +630,9 @@ static void do_report(struct run *run, size_t idx)
 	else
 		snprintf(rel, sizeof rel, "%s/report-%zu.txt", s->dir, idx);
 	snprintf(path, sizeof path, "%s/%s", cfg->out_dir, rel);
-	if (rf_file_write_atomic(path, out.data, out.len, 0600, &e)) {
+	/* into the folder of its study, noted by do_dicom() */
+	if (rf_file_write_atomic_flags(path, out.data, out.len, 0600,
+				       RF_FILE_NO_DIR_SYNC, &e)) {
 		oc = FAILED;
 		snprintf(reason, sizeof reason, "cannot write the output: %s",
 			 rf_err_msg(&e));
@@ -513,8 +649,11 @@ out:
 static void *worker(void *arg)
 {
 	struct run *run = arg;
+	struct scratch w;
 	size_t idx;
 
+	rf_buf_init(&w.file, run->cfg->max_file_size);
+	rf_buf_init(&w.out, SIZE_MAX - 1);
 	for (;;) {
 		pthread_mutex_lock(&run->lock);
 		while (run->next < run->n && is_report(run->paths[run->next]))
@@ -522,9 +661,12 @@ static void *worker(void *arg)
 		idx = run->next < run->n && !run->fatal ? run->next++ : run->n;
 		pthread_mutex_unlock(&run->lock);
 		if (idx >= run->n)
-			return NULL;
-		do_dicom(run, idx);
+			break;
+		do_dicom(run, idx, &w);
 	}
+	rf_buf_release_secret(&w.file);
+	rf_buf_release_secret(&w.out);
+	return NULL;
 }
 
 enum rf_rc anon_batch_run(const struct anon_batch_config *cfg,
@@ -580,6 +722,10 @@ enum rf_rc anon_batch_run(const struct anon_batch_config *cfg,
 	rc = run.fatal;
 	if (rc && e)
 		*e = run.fatal_err;
+	/* one fsync per folder rather than one per file: success is
+	 * reported only once every rename is durable */
+	if (!rc)
+		rc = sync_dirs(&run, e);
 	*st = run.st;
 	st->inputs = n;
 	for (i = 0; i < run.n_studies; i++) {
@@ -588,6 +734,7 @@ enum rf_rc anon_batch_run(const struct anon_batch_config *cfg,
 		anon_deid_result_release(&run.studies[i].r);
 	}
 	rf_free(run.studies);
+	anon_batch_paths_free(run.dirs, run.n_dirs);
 	pthread_mutex_destroy(&run.lock);
 	return rc;
 }

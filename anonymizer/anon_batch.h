@@ -79,9 +79,13 @@ void anon_batch_paths_free(char **paths, size_t n);
 
 /* De-identifies the files paths[0..n) (from anon_batch_collect) into
  * cfg->out_dir, writing one log line per input and filling st. Returns
- * RF_OK when every input was handled, whatever its outcome (st says which);
- * an error (RF_EINVAL bad configuration, RF_EIO output folder, RF_ENOMEM)
- * means the run could not go on. Thread-safe with respect to other runs
+ * RF_OK when every input was handled, whatever its outcome (st says which),
+ * and every output is durable: each file is fsync'ed before its rename,
+ * and each output folder (and the folders above it, up to out_dir) is
+ * fsync'ed once, at the end of the run, rather than after every file. An
+ * error (RF_EINVAL bad configuration, RF_EIO output folder or its final
+ * sync, RF_ENOMEM) means the run could not go on or its outputs may not
+ * survive a crash; the log may then already call some of them written. Thread-safe with respect to other runs
  * with distinct out_dir. */
 enum rf_rc anon_batch_run(const struct anon_batch_config *cfg,
 			  char *const *paths, size_t n,

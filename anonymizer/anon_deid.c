@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anon_dicom_int.h"
 #include "rf_alloc.h"
 
 #define VR_AS ANON_VR('A', 'S')
@@ -85,6 +86,7 @@ struct ctx {
 	struct rf_buf clean; /* scrubbed value */
 	struct rf_buf scratch;
 	int too_many_seeds;
+	int big_endian; /* dataset read as Explicit VR Big Endian */
 	struct mask_plan mask;
 };
 
@@ -106,6 +108,16 @@ static const uint32_t type2_tags[] = {
 	0x00100040, /* PatientSex */
 	0x00200010, /* StudyID */
 	0x00700084, /* ContentCreatorName */
+	/* type 2 in the modules of particular IODs (type 3 elsewhere, where
+	 * an empty value is valid too) */
+	0x00081070, /* OperatorsName (RT Series) */
+	0x00081111, /* ReferencedPerformedProcedureStepSequence (SR
+		     * Document Series, Key Object Document Series) */
+	0x00400555, /* AcquisitionContextSequence (Acquisition Context) */
+	0x300a0006, /* RTPlanDate (RT General Plan) */
+	0x300a0007, /* RTPlanTime (RT General Plan) */
+	0x300a00b2, /* TreatmentMachineName (RT Beams, RT Ion Beams) */
+	0x300e0008, /* ReviewerName (Approval, 2C) */
 };
 
 /* Type 1 (required, not empty) where they appear. */
@@ -164,7 +176,7 @@ static enum anon_action resolve_combined(uint32_t tag, uint16_t vr,
 	case ANON_ACT_XZ:
 		return IS_TYPE2(tag) ? ANON_ACT_Z : ANON_ACT_X;
 	case ANON_ACT_XD:
-		return IS_TYPE1(tag) ? ANON_ACT_D : ANON_ACT_X;
+		return IS_TYPE1(tag) || IS_TYPE2(tag) ? ANON_ACT_D : ANON_ACT_X;
 	case ANON_ACT_ZD:
 		return IS_TYPE1(tag) ? ANON_ACT_D : ANON_ACT_Z;
 	case ANON_ACT_XZD:
@@ -262,6 +274,36 @@ static int is_text_vr(uint16_t vr)
 {
 	return vr == VR_LO || vr == VR_LT || vr == VR_SH || vr == VR_ST ||
 	       vr == VR_UT || vr == VR_UC || vr == VR_PN;
+}
+
+/* The VR to handle a public element with: its own, or for an explicit UN
+ * (a value written by software that did not know the attribute) the one
+ * VR of the data dictionary, so that a UN PatientName is treated as a
+ * name and a UN SOPClassUID is kept as a UID instead of being dropped as
+ * unknown content. Left UN: unknown or private tags, dictionary entries
+ * with a choice of VRs ("US or SS", "OB or OW") or SQ (the reader already
+ * parses a UN sequence it can), binary values whose length is not a
+ * multiple of their unit, and binary values of a big-endian dataset (the
+ * reader did not swap them). */
+static uint16_t handling_vr(const struct ctx *c, const struct anon_elem *el)
+{
+	const struct anon_dict_entry *d;
+	unsigned unit;
+
+	if (el->vr != VR_UN || (ANON_TAG_GROUP(el->tag) & 1) ||
+	    ANON_TAG_ELEM(el->tag) == 0 || el->tag == TAG_PIXEL_DATA ||
+	    (el->flags & ANON_ELEM_ENCAP))
+		return el->vr;
+	d = anon_dict_find(el->tag);
+	if (!d || d->vr == ANON_VR_NONE || d->vr_alt != ANON_VR_NONE ||
+	    d->vr == VR_SQ || d->vr == VR_UN)
+		return el->vr;
+	unit = anon__vr_swap_unit(d->vr);
+	if (unit > 1 && (c->big_endian || el->len % unit))
+		return el->vr;
+	if (unit <= 1 && !anon__vr_known(d->vr))
+		return el->vr;
+	return d->vr;
 }
 
 /* Longest value, in bytes, kept after cleaning (0: no limit). */
@@ -367,11 +409,15 @@ static enum rf_rc collect(struct ctx *c, const struct anon_ds *ds,
 	enum rf_rc rc;
 
 	for (i = 0; i < ds->n; i++) {
-		const struct anon_elem *el = &ds->elems[i];
-		int pn = el->vr == VR_PN;
-		int id = is_id_tag(el->tag) || is_place_tag(el->tag, c->opt);
+		/* a copy: the first pass leaves the dataset as it is */
+		struct anon_elem el_vr = ds->elems[i];
+		const struct anon_elem *el = &el_vr;
+		int pn, id;
 		const char *s, *p, *end;
 
+		el_vr.vr = handling_vr(c, el);
+		pn = el->vr == VR_PN;
+		id = is_id_tag(el->tag) || is_place_tag(el->tag, c->opt);
 		if (el->vr == VR_SQ) {
 			if (depth >= ANON_PATH_MAX)
 				continue;
@@ -1073,6 +1119,7 @@ static enum rf_rc process(struct ctx *c, struct anon_ds *ds, unsigned depth,
 			i++;
 			continue;
 		}
+		el->vr = handling_vr(c, el);
 		act = resolve_combined(tag, el->vr,
 				       anon_deid_action(tag, c->opt));
 		if (tag == TAG_PATIENT_ID)
@@ -1266,6 +1313,7 @@ enum rf_rc anon_deid_apply(const struct anon_deid_config *cfg,
 	c.cfg = cfg;
 	c.opt = opt;
 	c.r = r;
+	c.big_endian = strcmp(d->ts_uid, "1.2.840.10008.1.2.2") == 0;
 	c.dates = (opt & ANON_OPT_RETAIN_MODIFIED_DATES) ? DATES_SHIFT :
 		  (opt & ANON_OPT_RETAIN_FULL_DATES) ? DATES_KEEP : DATES_BASIC;
 	rf_buf_init(&c.text, ANON_DEID_TEXT_MAX);

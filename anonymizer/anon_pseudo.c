@@ -10,15 +10,18 @@
 
 #include "rf_alloc.h"
 #include "rf_crypto.h"
+#include "rf_hmac.h"
 
 #define KEY_LEN 32
 /* "2.25." and at most 39 digits (2^128 - 1 has 39), and the NUL */
 #define UID_OUT_MIN 45
 
+/* The three keys, each with its HMAC key schedule done once: a UID costs
+ * one copy of the keyed state rather than a fresh key schedule. */
 struct anon_pseudo {
-	uint8_t k_uid[KEY_LEN];
-	uint8_t k_id[KEY_LEN];
-	uint8_t k_date[KEY_LEN];
+	struct rf_hmac_key *k_uid;
+	struct rf_hmac_key *k_id;
+	struct rf_hmac_key *k_date;
 };
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -52,6 +55,7 @@ enum rf_rc anon_pseudo_create(const void *secret, size_t secret_len,
 	static const char info_id[] = "radfed id v1";
 	static const char info_date[] = "radfed date v1";
 	struct anon_pseudo *p = NULL;
+	uint8_t k[KEY_LEN];
 	enum rf_rc rc;
 
 	*out = NULL;
@@ -65,15 +69,20 @@ enum rf_rc anon_pseudo_create(const void *secret, size_t secret_len,
 		return rf_err_set(e, RF_ENOMEM,
 				  "cannot allocate the pseudonym keys");
 	rc = rf_hkdf_sha256(NULL, 0, secret, secret_len, info_uid,
-			    sizeof info_uid - 1, p->k_uid, KEY_LEN, e);
-	if (rc)
-		goto fail;
-	rc = rf_hkdf_sha256(NULL, 0, secret, secret_len, info_id,
-			    sizeof info_id - 1, p->k_id, KEY_LEN, e);
-	if (rc)
-		goto fail;
-	rc = rf_hkdf_sha256(NULL, 0, secret, secret_len, info_date,
-			    sizeof info_date - 1, p->k_date, KEY_LEN, e);
+			    sizeof info_uid - 1, k, KEY_LEN, e);
+	if (!rc)
+		rc = rf_hmac_key_create(k, KEY_LEN, &p->k_uid, e);
+	if (!rc)
+		rc = rf_hkdf_sha256(NULL, 0, secret, secret_len, info_id,
+				    sizeof info_id - 1, k, KEY_LEN, e);
+	if (!rc)
+		rc = rf_hmac_key_create(k, KEY_LEN, &p->k_id, e);
+	if (!rc)
+		rc = rf_hkdf_sha256(NULL, 0, secret, secret_len, info_date,
+				    sizeof info_date - 1, k, KEY_LEN, e);
+	if (!rc)
+		rc = rf_hmac_key_create(k, KEY_LEN, &p->k_date, e);
+	rf_zeroize(k, sizeof k);
 	if (rc)
 		goto fail;
 	*out = p;
@@ -87,6 +96,9 @@ void anon_pseudo_destroy(struct anon_pseudo *p)
 {
 	if (!p)
 		return;
+	rf_hmac_key_destroy(p->k_uid);
+	rf_hmac_key_destroy(p->k_id);
+	rf_hmac_key_destroy(p->k_date);
 	rf_free_secret(p, sizeof *p);
 }
 
@@ -163,8 +175,7 @@ enum rf_rc anon_pseudo_uid(const struct anon_pseudo *p, const char *uid,
 	while (uid_len > 0 &&
 	       (uid[uid_len - 1] == '\0' || uid[uid_len - 1] == ' '))
 		uid_len--;
-	rc = rf_hmac_sha256(p->k_uid, KEY_LEN, uid_len ? uid : "", uid_len, h,
-			    e);
+	rc = rf_hmac_key_mac(p->k_uid, uid, uid_len, NULL, 0, h, e);
 	if (rc)
 		goto out;
 	h[6] = (uint8_t)((h[6] & 0x0f) | 0x80); /* version 8 */
@@ -202,36 +213,11 @@ static void trim_lo(const char **v, size_t *len)
 }
 
 /* HMAC-SHA-256(key, label || 0x00 || v[0..len)) into h. */
-static enum rf_rc labelled_hmac(const uint8_t key[KEY_LEN], const char *label,
-				const char *v, size_t len,
+static enum rf_rc labelled_hmac(const struct rf_hmac_key *key,
+				const char *label, const char *v, size_t len,
 				uint8_t h[RF_HMAC_SHA256_LEN], struct rf_err *e)
 {
-	uint8_t small[256];
-	size_t llen = strlen(label);
-	size_t n;
-	uint8_t *msg = small;
-	enum rf_rc rc;
-
-	if (len > SIZE_MAX - llen - 1)
-		return rf_err_set(e, RF_EINVAL, "identifier too long");
-	n = llen + 1 + len;
-	if (n > sizeof small) {
-		msg = rf_malloc(n);
-		if (!msg)
-			return rf_err_set(e, RF_ENOMEM,
-					  "cannot allocate %zu bytes for an "
-					  "identifier",
-					  n);
-	}
-	memcpy(msg, label, llen);
-	msg[llen] = 0;
-	if (len)
-		memcpy(msg + llen + 1, v, len);
-	rc = rf_hmac_sha256(key, KEY_LEN, msg, n, h, e);
-	rf_zeroize(msg, n);
-	if (msg != small)
-		rf_free(msg);
-	return rc;
+	return rf_hmac_key_mac(key, label, strlen(label) + 1, v, len, h, e);
 }
 
 enum rf_rc anon_pseudo_id(const struct anon_pseudo *p, enum anon_id_kind kind,

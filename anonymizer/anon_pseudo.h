@@ -28,7 +28,7 @@
  * read-only; any number of threads may use one at once. The other functions
  * have no state.
  *
- * Must not use: anything but libc, rf_alloc and rf_crypto (HMAC and HKDF).
+ * Must not use: anything but libc, rf_alloc, rf_crypto (HKDF) and rf_hmac.
  */
 #ifndef ANON_PSEUDO_H
 #define ANON_PSEUDO_H

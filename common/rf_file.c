@@ -47,8 +47,36 @@ static void sync_parent(char *dir, size_t dir_len)
 	}
 }
 
+enum rf_rc rf_dir_sync(const char *dir, struct rf_err *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ?
+			       rf_err_set(e, RF_EIO, "cannot sync '%s': %s",
+					  dir, strerror(errno)) :
+			       RF_OK;
+	if (fsync(fd) != 0 && errno != EINVAL && errno != EBADF &&
+	    errno != EROFS) {
+		int err = errno;
+
+		close(fd);
+		return rf_err_set(e, RF_EIO, "cannot sync '%s': %s", dir,
+				  strerror(err));
+	}
+	close(fd);
+	return RF_OK;
+}
+
 enum rf_rc rf_file_write_atomic(const char *path, const void *p, size_t n,
-				 unsigned mode, struct rf_err *e)
+				unsigned mode, struct rf_err *e)
+{
+	return rf_file_write_atomic_flags(path, p, n, mode, 0, e);
+}
+
+enum rf_rc rf_file_write_atomic_flags(const char *path, const void *p,
+				      size_t n, unsigned mode, unsigned flags,
+				      struct rf_err *e)
 {
 	static const char suffix[] = ".tmp.XXXXXX";
 	size_t plen = strlen(path);
@@ -57,6 +85,9 @@ enum rf_rc rf_file_write_atomic(const char *path, const void *p, size_t n,
 	int fd = -1, created = 0;
 	enum rf_rc rc;
 
+	if (flags & ~(unsigned)RF_FILE_NO_DIR_SYNC)
+		return rf_err_set(e, RF_EINVAL, "cannot write '%s': unknown "
+				  "flags 0x%x", path, flags);
 	tmp = rf_malloc(plen + sizeof suffix);
 	if (!tmp)
 		return rf_err_set(e, RF_ENOMEM, "out of memory writing '%s'",
@@ -89,7 +120,9 @@ enum rf_rc rf_file_write_atomic(const char *path, const void *p, size_t n,
 		goto out;
 	}
 	created = 0;
-	sync_parent(tmp, slash ? (size_t)(slash - path) + (slash == path) : 0);
+	if (!(flags & RF_FILE_NO_DIR_SYNC))
+		sync_parent(tmp, slash ? (size_t)(slash - path) +
+						 (slash == path) : 0);
 	rc = RF_OK;
 out:
 	if (fd >= 0)

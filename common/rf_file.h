@@ -23,6 +23,32 @@
 enum rf_rc rf_file_write_atomic(const char *path, const void *p, size_t n,
 				unsigned mode, struct rf_err *e) RF_WUR;
 
+/* Flags of rf_file_write_atomic_flags(). */
+enum rf_file_flag {
+	/* Skip the fsync of the directory after the rename. The file's data
+	 * is still fsync'ed before the rename, so the path holds the old
+	 * content or the whole new one; but after a crash the rename itself
+	 * may be lost until the caller has run rf_dir_sync() on the
+	 * directory. For writing many files into few folders: sync each
+	 * folder once, before reporting success. */
+	RF_FILE_NO_DIR_SYNC = 1u << 0,
+};
+
+/* rf_file_write_atomic() with flags (enum rf_file_flag, or-ed; 0 is
+ * rf_file_write_atomic()). Same results; RF_EINVAL for an unknown flag. */
+enum rf_rc rf_file_write_atomic_flags(const char *path, const void *p,
+				      size_t n, unsigned mode, unsigned flags,
+				      struct rf_err *e) RF_WUR;
+
+/* fsyncs the directory dir, so that the files created, renamed or removed
+ * in it survive a crash (the same best effort as the directory sync of
+ * rf_file_write_atomic). A directory that cannot be opened for another
+ * reason than its absence, or a file system that does not sync
+ * directories (EINVAL, EBADF, EROFS), is not an error: there is nothing
+ * more to do. RF_EIO (with errno's text) when dir does not exist or is not
+ * a directory, or when the sync itself fails. */
+enum rf_rc rf_dir_sync(const char *dir, struct rf_err *e) RF_WUR;
+
 /* Appends the whole of the regular file path to out, whose cap bounds the
  * size (RF_ETOOBIG beyond it, out then holds a prefix the caller should
  * discard). RF_EIO when it cannot be opened or read. The read chunk is

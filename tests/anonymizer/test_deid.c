@@ -1,7 +1,8 @@
 /* test_deid.c - the PS3.15 profile engine on datasets built by hand with
  * the data model API: each action and option, combined codes, sequences,
  * referential integrity, private attributes, overlays, the free-text
- * stance, burned-in text, dates, ages and the output markers.
+ * stance, burned-in text, dates, ages, the output markers, and what keeps
+ * the output valid (IOD-specific type 2 attributes, explicit UN values).
  *
  * Expected pseudonyms, shifted dates and grouped ages come from
  * anon_pseudo (checked against an independent Python implementation by the
@@ -395,6 +396,93 @@ static void test_precedence(void **state)
 			 ANON_ACT_C);
 	assert_int_equal(anon_deid_action(T(0014, 1020), 0xffff),
 			 ANON_ACT_NONE);
+}
+
+/* ---- keeping the output valid: IOD-specific type 2, explicit UN ---- */
+
+static void set_un(struct anon_ds *ds, uint32_t tag, const void *p, size_t n)
+{
+	RF_ASSERT_OK(anon_ds_set_bytes(ds, tag, VR("UN"), p, n, NULL));
+}
+
+static uint16_t vr_of(const struct anon_ds *ds, uint32_t tag)
+{
+	const struct anon_elem *el = anon_ds_find(ds, tag);
+
+	assert_non_null(el);
+	return el->vr;
+}
+
+static void test_iod_validity(void **state)
+{
+	static const uint8_t fip[4] = {0x18, 0x00, 0x50, 0x00};
+	struct anon_deid_result r;
+	struct anon_dicom *d;
+	struct anon_ds *ds, *it;
+	const struct anon_elem *el;
+
+	(void)state;
+	build_ct(&d);
+	ds = &d->ds;
+	/* X/Z/D, type 2 in RT Series: emptied, not removed */
+	set(ds, T(0008, 1070), "PN", "DURAND^Luc");
+	/* X/Z, type 2 in RT Beams */
+	set(ds, T(300A, 00B2), "SH", "LINAC NANTES 2");
+	/* X/Z/D, type 2 in SR Document Series: an empty sequence */
+	it = add_item(ds, T(0008, 1111));
+	set(it, T(0008, 1155), "UI", "1.2.826.0.1.3680043.2.1.9");
+	/* X/Z, type 2 in Acquisition Context */
+	it = add_item(ds, T(0040, 0555));
+	set(it, T(0040, A160), "UT", "DUPONT at rest");
+	/* values written as UN by software that did not know them: handled
+	 * as the dictionary's VR */
+	set_un(ds, T(0008, 0016), CT_CLASS, strlen(CT_CLASS));
+	set_un(ds, T(0008, 1030), "Scanner DUPONT", 14);
+	set_un(ds, T(0010, 0010), "DUPONT^Jean", 11);
+	set_un(ds, T(0020, 0052), "1.2.826.0.1.3680043.2.1.5", 25);
+	set_un(ds, T(0028, 0009), fip, sizeof fip);
+	set_un(ds, T(0018, 0050), "1.5", 3);
+	/* left UN, and removed as unlisted unknown content: a binary value
+	 * whose length does not fit its VR, an attribute with a choice of
+	 * VRs (US or SS), an attribute the dictionary does not know */
+	set_un(ds, T(0028, 0011), "\x01\x00\x02", 3);
+	set_un(ds, T(0028, 0106), "\x01\x00", 2);
+	set_un(ds, T(0028, 9999), "x", 1);
+	anon_deid_result_init(&r);
+	RF_ASSERT_OK(run(0, d, &r));
+	assert_int_equal(r.outcome, ANON_DEID_WRITTEN);
+
+	assert_string_equal(val(ds, T(0008, 1070)), "");
+	assert_string_equal(val(ds, T(300A, 00B2)), "");
+	el = anon_ds_find(ds, T(0008, 1111));
+	assert_non_null(el);
+	assert_int_equal(el->nitems, 0);
+	el = anon_ds_find(ds, T(0040, 0555));
+	assert_non_null(el);
+	assert_int_equal(el->nitems, 0);
+
+	assert_int_equal(vr_of(ds, T(0008, 0016)), VR("UI"));
+	assert_string_equal(val(ds, T(0008, 0016)), CT_CLASS);
+	assert_int_equal(vr_of(ds, T(0010, 0010)), VR("PN"));
+	assert_string_equal(val(ds, T(0010, 0010)),
+			    pseudo_id(ANON_ID_PATIENT, "12345678"));
+	assert_int_equal(vr_of(ds, T(0008, 1030)), VR("LO"));
+	assert_null(strstr(val(ds, T(0008, 1030)), "DUPONT"));
+	assert_int_equal(vr_of(ds, T(0020, 0052)), VR("UI"));
+	assert_string_equal(val(ds, T(0020, 0052)),
+			    pseudo_uid("1.2.826.0.1.3680043.2.1.5"));
+	assert_int_equal(vr_of(ds, T(0028, 0009)), VR("AT"));
+	el = anon_ds_find(ds, T(0028, 0009));
+	assert_int_equal(el->len, 4);
+	assert_memory_equal(el->val, fip, 4);
+	/* SliceThickness is DS: a string VR, converted whatever its length */
+	assert_int_equal(vr_of(ds, T(0018, 0050)), VR("DS"));
+	assert_string_equal(val(ds, T(0018, 0050)), "1.5");
+	assert_null(anon_ds_find(ds, T(0028, 0011)));
+	assert_null(anon_ds_find(ds, T(0028, 0106)));
+	assert_null(anon_ds_find(ds, T(0028, 9999)));
+	anon_deid_result_release(&r);
+	anon_dicom_destroy(d);
 }
 
 static void test_retain_options(void **state)
@@ -1187,6 +1275,7 @@ int main(void)
 		cmocka_unit_test(test_contradictory_options),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_retain_options),
+		cmocka_unit_test(test_iod_validity),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_referential_integrity),
 		cmocka_unit_test(test_private),

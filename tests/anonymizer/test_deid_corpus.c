@@ -3,8 +3,11 @@
  * temporary directory, or quarantined with a reason; then
  * tests/anonymizer/ref/deid_check.py has pydicom and dcmdump read every
  * output and checks that no name, PatientID, AccessionNumber or original
- * UID survives and that the pixel data is unchanged. Needs /usr/bin/python3
- * with pydicom, and dcmtk's dcmdump: the test fails without them. */
+ * UID survives, that the pixel data is unchanged, and that dciodvfy finds
+ * no error in an output that it does not find in its original (the
+ * profile's actions keep the output as valid as the input). Needs
+ * /usr/bin/python3 with pydicom, dcmtk's dcmdump and dicom3tools'
+ * dciodvfy: the test fails without them. */
 #include "rf_test.h"
 
 #include <sys/stat.h>
@@ -16,7 +19,8 @@
 static int have_tools(void)
 {
 	return system("/usr/bin/python3 -c 'import pydicom' && "
-		      "command -v dcmdump >/dev/null") == 0;
+		      "command -v dcmdump >/dev/null && "
+		      "command -v dciodvfy >/dev/null") == 0;
 }
 
 static void test_corpus(void **state)
@@ -33,7 +37,8 @@ static void test_corpus(void **state)
 
 	(void)state;
 	if (!have_tools())
-		fail_msg("pydicom (/usr/bin/python3) or dcmdump is missing");
+		fail_msg("pydicom (/usr/bin/python3), dcmdump or dciodvfy is "
+			 "missing");
 	RF_ASSERT_OK(anon_pseudo_create(secret, sizeof secret, &keys, NULL));
 	cfg.pseudo = keys;
 	cfg.software = "radfed test";

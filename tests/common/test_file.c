@@ -103,10 +103,46 @@ static void test_mkdirs(void **state)
 	RF_TEST_OOM_LOOP(rc, rc = rf_mkdirs(path, 0700, NULL), {});
 }
 
+static void test_write_flags_and_dir_sync(void **state)
+{
+	const char *dir = rf_test_tmpdir("file_flags");
+	char path[600], missing[600];
+	struct rf_buf b = RF_BUF_INIT(64);
+	struct rf_err e = {0};
+	struct stat st;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/out.dcm", dir);
+	RF_ASSERT_OK_E(rf_file_write_atomic_flags(path, "abc", 3, 0600,
+						  RF_FILE_NO_DIR_SYNC, &e),
+		       &e);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	RF_ASSERT_OK_E(rf_file_read(path, &b, &e), &e);
+	assert_string_equal(rf_buf_str(&b), "abc");
+	assert_int_equal(count_entries(dir), 1);
+	/* an unknown flag: refused, nothing written, the old file kept */
+	RF_ASSERT_RC(rf_file_write_atomic_flags(path, "x", 1, 0600, 0x80, &e),
+		     RF_EINVAL);
+	assert_non_null(strstr(e.msg, "unknown flags"));
+	assert_int_equal(count_entries(dir), 1);
+	rf_buf_reset(&b);
+	RF_ASSERT_OK_E(rf_file_read(path, &b, &e), &e);
+	assert_string_equal(rf_buf_str(&b), "abc");
+	/* syncing the folder; a missing folder or a file is an error */
+	RF_ASSERT_OK_E(rf_dir_sync(dir, &e), &e);
+	snprintf(missing, sizeof missing, "%s/none", dir);
+	RF_ASSERT_RC(rf_dir_sync(missing, &e), RF_EIO);
+	assert_non_null(strstr(e.msg, "'"));
+	RF_ASSERT_RC(rf_dir_sync(path, &e), RF_EIO);
+	rf_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_atomic_and_read),
+		cmocka_unit_test(test_write_flags_and_dir_sync),
 		cmocka_unit_test(test_mkdirs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
