@@ -85,8 +85,8 @@ void anon_batch_paths_free(char **paths, size_t n);
  * fsync'ed once, at the end of the run, rather than after every file. An
  * error (RF_EINVAL bad configuration, RF_EIO output folder or its final
  * sync, RF_ENOMEM) means the run could not go on or its outputs may not
- * survive a crash; the log may then already call some of them written. Thread-safe with respect to other runs
- * with distinct out_dir. */
+ * survive a crash; the log may then already call some of them written.
+ * Thread-safe with respect to other runs with distinct out_dir. */
 enum rf_rc anon_batch_run(const struct anon_batch_config *cfg,
 			  char *const *paths, size_t n,
 			  struct anon_batch_stats *st, struct rf_err *e) RF_WUR;

@@ -1295,9 +1295,9 @@ static enum rf_rc plan(struct run *r)
 		side = rnd(&g, 2) ? 1 : -1;
 		s->nu = side * 0.40 * s->body_w + (unif(&g) - 0.5) * 0.2;
 		s->nv = -0.04 + (unif(&g) - 0.5) * 0.45;
-		s->nsig = size * (0.010 + 0.018 * unif(&g));
-		s->namp = s->modality == MOD_CT ? 250 + 450 * unif(&g)
-						: 250 + 350 * unif(&g);
+		s->nsig = size * (0.030 + 0.020 * unif(&g));
+		s->namp = s->modality == MOD_CT ? 700 + 400 * unif(&g)
+						: 600 + 300 * unif(&g);
 		spacing = (s->modality == MOD_CT ? CT_FOV_MM : CR_FOV_MM) /
 			  size;
 		s->nod_mm = (int)(2.355 * s->nsig * spacing + 0.5);

@@ -156,5 +156,7 @@ cli_handler_fn cli_cmd_anon;    /* cmd_anon.c */
 cli_handler_fn cli_cmd_site_init; /* cmd_site.c */
 cli_handler_fn cli_cmd_site_ingest; /* cmd_site.c */
 cli_handler_fn cli_cmd_synth;   /* cmd_synth.c */
+cli_handler_fn cli_cmd_train;   /* cmd_train.c */
+cli_handler_fn cli_cmd_eval;    /* cmd_train.c */
 
 #endif

@@ -108,6 +108,64 @@ const struct cli_cmd cli_commands[] = {
 	 "  --json      one JSON object per step on stdout\n"
 	 "  -h, --help  show this help\n",
 	 cli_cmd_demo},
+	{NULL, "train", CLI_ROLE_ANYONE,
+	 "train a model locally on a dataset.h5",
+	 "--data FILE.h5 --model NAME --out MODEL.h5 [--epochs N] "
+	 "[--batch B] [--lr X] [--optimizer sgd|adam] [--seed S] [--json]",
+	 "Trains a registered architecture on the labelled images of a\n"
+	 "site's dataset.h5 (radfed site ingest) with oneDNN on the CPU and\n"
+	 "writes the model file MODEL.h5 (docs/formats.md). Patients are\n"
+	 "split between training and validation by pseudonym (none on both\n"
+	 "sides); after every epoch the validation loss, accuracy, balanced\n"
+	 "accuracy and ROC AUC are printed. The same seed and data give the\n"
+	 "same model, bit for bit, on the same machine. See\n"
+	 "docs/training.md.\n"
+	 "\n"
+	 "models:\n"
+	 "  cnn-small             four conv blocks, inputs 64 to 256 pixels\n"
+	 "  resnet-mini           narrow ResNet-10, inputs 64 to 256 pixels\n"
+	 "\n"
+	 "options:\n"
+	 "  --data FILE.h5        the training set\n"
+	 "  --model NAME          architecture (above)\n"
+	 "  --out MODEL.h5        model file to write (atomically)\n"
+	 "  --init MODEL.h5       start from this model instead of a fresh\n"
+	 "                        initialisation\n"
+	 "  --epochs N            passes over the training side (default 5)\n"
+	 "  --batch B             images per step (default 32)\n"
+	 "  --optimizer NAME      adam (default) or sgd\n"
+	 "  --lr X                learning rate (default 0.001)\n"
+	 "  --momentum X          sgd momentum (default 0.9)\n"
+	 "  --weight-decay X      L2 weight decay (default 0.0001)\n"
+	 "  --prox-mu X           FedProx proximal term towards the initial\n"
+	 "                        model (default 0: off)\n"
+	 "  --val-fraction F      share of patients held out (default 0.2)\n"
+	 "  --augment             random flips and shifts of up to 4 pixels\n"
+	 "  --dropout P           dropout before the classifier (default 0)\n"
+	 "  --balance             weight classes by inverse frequency\n"
+	 "  --seed S              seed of initialisation, split, order,\n"
+	 "                        augmentation and dropout (default 1)\n"
+	 "  --json                one JSON object per epoch on stdout: epoch,\n"
+	 "                        loss, val_loss, val_acc, val_bal_acc,\n"
+	 "                        val_auc, images, seconds, confusion\n"
+	 "  -h, --help            show this help\n",
+	 cli_cmd_train},
+	{NULL, "eval", CLI_ROLE_ANYONE,
+	 "evaluate a model file on a dataset.h5",
+	 "--data FILE.h5 --model MODEL.h5 [--batch B] [--json]",
+	 "Runs MODEL.h5 on every labelled image of FILE.h5 and prints the\n"
+	 "loss, accuracy, balanced accuracy, ROC AUC (one-vs-rest for more\n"
+	 "than two classes) and the confusion matrix.\n"
+	 "\n"
+	 "options:\n"
+	 "  --data FILE.h5        the images and labels\n"
+	 "  --model MODEL.h5      a model file written by radfed train\n"
+	 "  --batch B             images per forward pass (default 32)\n"
+	 "  --json                one JSON object: model, arch_version,\n"
+	 "                        round, images, loss, acc, bal_acc, auc,\n"
+	 "                        confusion\n"
+	 "  -h, --help            show this help\n",
+	 cli_cmd_eval},
 	{NULL, "anon", CLI_ROLE_SITE,
 	 "de-identify DICOM files and French reports into a folder",
 	 "--key FILE --out DIR [--option NAME]... [--jobs N] INPUT...",

@@ -19,7 +19,7 @@ static const char *const kind_names[] = {
 	[TRN__RELU] = "relu",       [TRN__MAXPOOL] = "maxpool",
 	[TRN__AVGPOOL] = "avgpool", [TRN__GAP] = "gap",
 	[TRN__FC] = "fc",           [TRN__DROPOUT] = "dropout",
-	[TRN__ADD] = "add",
+	[TRN__ADD] = "add",         [TRN__GMP] = "gmp",
 };
 
 static int64_t elems(const int64_t d[4])
@@ -498,14 +498,15 @@ enum rf_rc trn_net_avgpool(struct trn_net *n, int in, unsigned kernel,
 	return pool(n, TRN__AVGPOOL, in, kernel, stride, pad, out, e);
 }
 
-enum rf_rc trn_net_gap(struct trn_net *n, int in, int *out,
-		       struct rf_err *e)
+/* Global pooling (average or max): [N, C, H, W] -> [N, C, 1, 1]. */
+static enum rf_rc global_pool(struct trn_net *n, enum trn__kind kind, int in,
+			      int *out, struct rf_err *e)
 {
 	struct trn__layer *l;
 	int64_t d[4];
 	enum rf_rc rc;
 
-	rc = layer_new(n, TRN__GAP, NULL, in, &l, e);
+	rc = layer_new(n, kind, NULL, in, &l, e);
 	if (rc)
 		return rc;
 	if ((rc = need4(n, l, e)))
@@ -514,6 +515,18 @@ enum rf_rc trn_net_gap(struct trn_net *n, int in, int *out,
 	d[2] = d[3] = 1;
 	/* [N, C, 1, 1] inside, which is [N, C] in plain order */
 	return layer_commit(n, l, 4, d, out, e);
+}
+
+enum rf_rc trn_net_gap(struct trn_net *n, int in, int *out,
+		       struct rf_err *e)
+{
+	return global_pool(n, TRN__GAP, in, out, e);
+}
+
+enum rf_rc trn_net_gmp(struct trn_net *n, int in, int *out,
+		       struct rf_err *e)
+{
+	return global_pool(n, TRN__GMP, in, out, e);
 }
 
 enum rf_rc trn_net_fc(struct trn_net *n, const char *name, int in,

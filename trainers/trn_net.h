@@ -42,7 +42,8 @@
  *   independent of each other (see docs/training.md for why not batch
  *   norm);
  * - relu; max pooling; average pooling counting the padding
- *   (nn.AvgPool2d's default); global average pooling to [N, C];
+ *   (nn.AvgPool2d's default); global average and global max pooling to
+ *   [N, C];
  * - fc: inner product with bias (nn.Linear), flattening its input;
  * - dropout: inverted dropout (kept values scaled by 1/(1-p)) in training,
  *   identity in evaluation; the mask is drawn from the net's seed and the
@@ -159,6 +160,11 @@ enum rf_rc trn_net_avgpool(struct trn_net *n, int in, unsigned kernel,
 
 /* Global average pooling: [N, C, H, W] -> [N, C]. */
 enum rf_rc trn_net_gap(struct trn_net *n, int in, int *out,
+		       struct rf_err *e) RF_WUR;
+
+/* Global max pooling: [N, C, H, W] -> [N, C] (nn.AdaptiveMaxPool2d(1));
+ * the gradient goes to the first maximum of each channel. */
+enum rf_rc trn_net_gmp(struct trn_net *n, int in, int *out,
 		       struct rf_err *e) RF_WUR;
 
 /* Inner product to [N, out_features], with bias. */

@@ -30,6 +30,7 @@ enum trn__kind {
 	TRN__FC,
 	TRN__DROPOUT,
 	TRN__ADD,
+	TRN__GMP,
 };
 
 struct trn__tensor {

@@ -603,7 +603,7 @@ static enum rf_rc relu_bwd(struct trn_net *n, struct trn__layer *l,
 
 static dnnl_alg_kind_t pool_alg(const struct trn__layer *l)
 {
-	if (l->kind == TRN__MAXPOOL)
+	if (l->kind == TRN__MAXPOOL || l->kind == TRN__GMP)
 		return dnnl_pooling_max;
 	if (l->kind == TRN__AVGPOOL)
 		return dnnl_pooling_avg_include_padding;
@@ -614,7 +614,7 @@ static void pool_window(const struct trn_net *n, const struct trn__layer *l,
 			dnnl_dims_t strides, dnnl_dims_t kernel,
 			dnnl_dims_t pl, dnnl_dims_t pr)
 {
-	if (l->kind != TRN__GAP) {
+	if (l->kind != TRN__GAP && l->kind != TRN__GMP) {
 		window(l, strides, kernel, pl, pr);
 		return;
 	}
@@ -1159,6 +1159,7 @@ static enum rf_rc layer_fwd(struct trn_net *n, struct trn__layer *l,
 	case TRN__MAXPOOL:
 	case TRN__AVGPOOL:
 	case TRN__GAP:
+	case TRN__GMP:
 		return pool_fwd(n, l, e);
 	case TRN__DROPOUT:
 		return dropout_fwd(n, l, e);
@@ -1192,6 +1193,7 @@ static enum rf_rc layer_bwd(struct trn_net *n, struct trn__layer *l,
 	case TRN__MAXPOOL:
 	case TRN__AVGPOOL:
 	case TRN__GAP:
+	case TRN__GMP:
 		return pool_bwd(n, l, e);
 	case TRN__DROPOUT:
 		return dropout_bwd(n, l, e);

@@ -31,7 +31,8 @@ def conv_norm(cin, cout, kernel, stride, relu):
 
 
 class CnnSmall(nn.Module):
-    """block1..block4: conv3x3-gn-relu-maxpool2; gap, dropout, fc."""
+    """block1..block4: conv3x3-gn-relu-maxpool2; global max pooling,
+    dropout, fc (architecture version 2)."""
 
     def __init__(self, in_channels=1, classes=2, dropout=0.0):
         super().__init__()
@@ -42,7 +43,7 @@ class CnnSmall(nn.Module):
             self.add_module("block%d" % (i + 1),
                             nn.Sequential(OrderedDict(layers)))
             cin = w
-        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.gap = nn.AdaptiveMaxPool2d(1)
         self.drop = nn.Dropout(dropout)
         self.fc = nn.Linear(cin, classes)
 

@@ -324,6 +324,42 @@ static void test_fd_residual(void **state)
 	trn_net_destroy(n);
 }
 
+/* Global max pooling: forward is the largest value of each channel (naive
+ * loop over the plain tensor), backward checked by finite differences
+ * through the convolution before it. */
+static void test_gmp(void **state)
+{
+	enum { N = 2, C = 16, H = 5, W = 7 };
+	struct rf_err e = {0};
+	struct trn_net *n = net_new(N, 3, H, W, 23);
+	int t = TRN_NET_INPUT, tc, tg;
+	struct batch b;
+	float *yc, *yg;
+
+	(void)state;
+	OK(trn_net_conv(n, "c1", t, C, 3, 1, 1, true, &tc, &e));
+	OK(trn_net_gmp(n, tc, &tg, &e));
+	OK(trn_net_fc(n, "fc", tg, 3, &t, &e));
+	OK(trn_net_loss(n, t, TRN_LOSS_SOFTMAX_CE, NULL, &e));
+	batch_make(n, &b, false, 5);
+	(void)loss_of(n, &b);
+	yc = tensor(n, tc, NULL);
+	yg = tensor(n, tg, NULL);
+	for (int i = 0; i < N * C; i++) {
+		float m = yc[(size_t)i * H * W];
+
+		for (int j = 1; j < H * W; j++)
+			if (yc[(size_t)i * H * W + (size_t)j] > m)
+				m = yc[(size_t)i * H * W + (size_t)j];
+		assert_true(yg[i] == m);
+	}
+	free(yc);
+	free(yg);
+	batch_free(&b);
+	fd_check(n, false, 17);
+	trn_net_destroy(n);
+}
+
 static void test_fd_dropout(void **state)
 {
 	struct rf_err e = {0};
@@ -1059,6 +1095,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fd_relu_pool),
 		cmocka_unit_test(test_fd_norm),
 		cmocka_unit_test(test_fd_residual),
+		cmocka_unit_test(test_gmp),
 		cmocka_unit_test(test_fd_dropout),
 		cmocka_unit_test(test_softmax_weights_ignored),
 		cmocka_unit_test(test_sigmoid_bce),

@@ -4,7 +4,7 @@
  * tests/ref/train_ref.py (run here with /usr/bin/python3: PyTorch 1.13,
  * h5py; a missing module fails the test) trains the torch.nn mirrors of
  * both built-in architectures (tests/ref/torch_models.py) for 5 SGD steps
- * (lr 0.05, momentum 0.9, weight decay 1e-4, dropout 0) on 5 batches of 8
+ * (lr 0.01, momentum 0.9, weight decay 1e-4, dropout 0) on 5 batches of 8
  * synthetic 1x64x64 images, from PyTorch's own initial weights, and
  * records the batches, the weights before and after, and the 5 losses.
  * We build the same architectures from the registry, load the initial
@@ -141,7 +141,7 @@ static void run_model(const char *model)
 	}
 
 	oc.kind = TRN_OPTIM_SGD;
-	oc.lr = 0.05f;
+	oc.lr = 0.01f;
 	oc.momentum = 0.9f;
 	oc.weight_decay = 1e-4f;
 	RF_ASSERT_OK_E(trn_optim_create(&oc, params, np, &opt, &e), &e);
