@@ -19,6 +19,7 @@ struct train_ui {
 	struct rf_progress *bar;
 	bool draw;
 	unsigned epoch;
+	double loss; /* moving average of the batch losses */
 };
 
 /* A whole decimal number in lo..hi. */
@@ -80,20 +81,24 @@ static void on_step(void *p, unsigned epoch, size_t done, size_t total,
 		    float loss)
 {
 	struct train_ui *ui = p;
-	char label[48];
+	char label[64];
 
-	(void)loss;
 	if (!ui->draw)
 		return;
 	if (!ui->bar || ui->epoch != epoch) {
 		rf_progress_destroy(ui->bar);
 		ui->bar = NULL;
 		ui->epoch = epoch;
-		snprintf(label, sizeof(label), "epoch %u", epoch);
-		if (rf_progress_create(&ui->bar, label, total, "batch", true,
-				       NULL, NULL) != RF_OK)
+		ui->loss = loss;
+		if (rf_progress_create(&ui->bar, "", total, "img", true, NULL,
+				       NULL) != RF_OK)
 			return;
 	}
+	/* the label shows a running mean of the batch losses */
+	ui->loss = 0.9 * ui->loss + 0.1 * (double)loss;
+	snprintf(label, sizeof(label), "epoch %u loss %.4f", epoch, ui->loss);
+	if (rf_progress_set_label(ui->bar, label, NULL) != RF_OK)
+		return;
 	rf_progress_set(ui->bar, done);
 }
 
@@ -160,7 +165,7 @@ enum cli_exit cli_cmd_train(const struct cli_cmd *cmd, int argc, char **argv,
 	};
 	struct trn_train_config c;
 	struct trn_train_result res;
-	struct train_ui ui = {ctx, NULL, false, 0};
+	struct train_ui ui = {ctx, NULL, false, 0, 0};
 	struct rf_err err = {RF_OK, ""};
 	bool momentum_set = false;
 	uint64_t v;

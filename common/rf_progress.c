@@ -100,6 +100,18 @@ nomem:
 	return rf_err_set(e, RF_ENOMEM, "out of memory for progress bar");
 }
 
+enum rf_rc rf_progress_set_label(struct rf_progress *p, const char *label,
+				 struct rf_err *e)
+{
+	char *c = clean_copy(label ? label : "");
+
+	if (!c)
+		return rf_err_set(e, RF_ENOMEM, "out of memory for progress bar");
+	rf_free(p->label);
+	p->label = c;
+	return RF_OK;
+}
+
 void rf_progress_destroy(struct rf_progress *p)
 {
 	if (!p)

@@ -68,6 +68,11 @@ enum rf_rc rf_progress_create(struct rf_progress **out, const char *label,
  * after rf_progress_finish(). */
 void rf_progress_set(struct rf_progress *p, uint64_t done);
 
+/* Replaces the label (copied, cleaned as at creation), shown from the next
+ * draw: e.g. a running loss. On RF_ENOMEM the old label stays. */
+enum rf_rc rf_progress_set_label(struct rf_progress *p, const char *label,
+				 struct rf_err *e) RF_WUR;
+
 /* rf_progress_set(p, done + n), saturating. */
 void rf_progress_add(struct rf_progress *p, uint64_t n);
 

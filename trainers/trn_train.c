@@ -260,7 +260,7 @@ enum rf_rc trn_train_run(const struct trn_train_config *c,
 	for (unsigned ep = 1; ep <= c->epochs; ep++) {
 		struct trn_epoch_report er;
 		struct trn_batch bt;
-		size_t done = 0, total = trn_batcher_batches(b), imgs = 0;
+		size_t done = 0, total = trn_data_count(d, false), imgs = 0;
 		double loss_sum = 0, t0;
 
 		memset(&er, 0, sizeof(er));
@@ -288,7 +288,7 @@ enum rf_rc trn_train_run(const struct trn_train_config *c,
 			imgs += bt.count;
 			loss_sum += (double)loss * (double)bt.count;
 			if (c->on_step)
-				c->on_step(c->ctx, ep, done, total, loss);
+				c->on_step(c->ctx, ep, imgs, total, loss);
 		}
 		er.seconds = now_s() - t0;
 		time_total += er.seconds;

@@ -74,7 +74,7 @@ struct trn_train_config {
 	bool balance;          /* class weights = inverse class frequency */
 	int64_t round;         /* stored in the model file */
 	size_t mem_budget;     /* trn_batcher_config.mem_budget */
-	/* optional: after every step (done of total steps of the epoch,
+	/* optional: after every step (images done of the epoch's total,
 	 * the batch loss) and after every epoch */
 	void (*on_step)(void *ctx, unsigned epoch, size_t done, size_t total,
 			float loss);

@@ -282,6 +282,28 @@ static void test_hostile_label(void **state)
 	capture_close(&c);
 }
 
+/* A new label shows from the next draw, cleaned like the first. */
+static void test_set_label(void **state)
+{
+	struct fake_clock clk = {0};
+	struct capture c;
+	struct rf_progress *p;
+	struct rf_err e = {0};
+
+	(void)state;
+	capture_open(&c);
+	p = bar("a", 0, "u", 80, &clk, c.f);
+	rf_progress_set(p, 1);
+	RF_ASSERT_OK_E(rf_progress_set_label(p, "loss 0.5\n", &e), &e);
+	clk.now += RF_PROGRESS_INTERVAL_MS;
+	rf_progress_set(p, 2);
+	fflush(c.f);
+	assert_non_null(strstr(c.data, "\ra  1 u"));
+	assert_non_null(strstr(c.data, "\rloss 0.5?  2 u"));
+	rf_progress_destroy(p);
+	capture_close(&c);
+}
+
 static void test_oom(void **state)
 {
 	struct rf_progress *p = NULL;
@@ -298,6 +320,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_total),
+		cmocka_unit_test(test_set_label),
 		cmocka_unit_test(test_unknown_total),
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_narrow),
