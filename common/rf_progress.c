@@ -106,7 +106,8 @@ enum rf_rc rf_progress_set_label(struct rf_progress *p, const char *label,
 	char *c = clean_copy(label ? label : "");
 
 	if (!c)
-		return rf_err_set(e, RF_ENOMEM, "out of memory for progress bar");
+		return rf_err_set(e, RF_ENOMEM,
+				  "out of memory for progress bar");
 	rf_free(p->label);
 	p->label = c;
 	return RF_OK;
