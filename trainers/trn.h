@@ -61,8 +61,9 @@ struct trn_model_vtable {
 
 /* Adds vt to the registry (not copied: it must stay valid). RF_EEXIST for
  * a name already registered, RF_EUNSUPPORTED for another abi_version,
- * RF_EINVAL for a missing name or build. Not thread-safe: register before
- * starting threads. The registry is the one global of trainers/,
+ * RF_EINVAL for a missing name or build, RF_ETOOBIG when 16 architectures
+ * besides the built-ins are already registered. Not thread-safe: register
+ * before starting threads. The registry is the one global of trainers/,
  * written only by this function (trn_model.c). */
 enum rf_rc trn_model_register(const struct trn_model_vtable *vt,
 			      struct rf_err *e) RF_WUR;

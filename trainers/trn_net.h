@@ -57,8 +57,10 @@
  *   over samples and classes (nn.BCEWithLogitsLoss), targets in [0, 1].
  *
  * Samples of a batch never influence each other (no batch statistics), so
- * a short last batch may be padded with any image and label -1 and gives
- * exactly the same results for its real samples.
+ * with TRN_LOSS_SOFTMAX_CE a short last batch may be padded with any image
+ * and label -1 and gives exactly the same results for its real samples
+ * (TRN_LOSS_SIGMOID_BCE has no "ignored" target: pad multi-label batches
+ * by repeating real samples, or use a batch size that divides the data).
  *
  * Determinism: with the same seed, build calls, inputs and step numbers,
  * and the same machine and thread count, every result is bit-identical.
@@ -233,7 +235,8 @@ double trn_net_flops(const struct trn_net *n);
 
 /* After a forward: the plain NCHW (or [N, K]) value of tensor id into out,
  * which holds *count floats; *count receives the element count. RF_ETOOBIG
- * if it does not fit (then *count says how many are needed). */
+ * if it does not fit (then *count says how many are needed); RF_EINVAL for
+ * TRN_NET_INPUT (the caller's own buffer) or an unknown id. */
 enum rf_rc trn_net_tensor(struct trn_net *n, int id, float *out,
 			  size_t *count, struct rf_err *e) RF_WUR;
 
