@@ -4,8 +4,9 @@
  * machine, the secure-aggregation server, the aggregation strategies
  * (FedAvg, FedAdam, ...) and the model store.
  *
- * For now this header declares only the version of the SQLite library
- * aggregator/ runs with.
+ * This header declares the version of the SQLite library aggregator/ runs
+ * with; the registry is in agg_registry.h, the aggregation strategies in
+ * agg_strategy.h.
  *
  * Must not use: node/ headers (node/ and aggregator/ share only proto/ and
  * common/); may use policies/, trainers/, common/ and SQLite.
