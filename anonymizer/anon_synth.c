@@ -26,6 +26,7 @@
 #include "anon_synth_int.h"
 #include "anon_textgen.h"
 #include "rf_alloc.h"
+#include "rf_file.h"
 #include "rf_crypto.h"
 
 #define ORG_ROOT "1.2.826.0.1.3680043.10.543"
@@ -1342,7 +1343,8 @@ static enum rf_rc generate(struct run *r)
 	unsigned k = r->o.images_per_study;
 	enum rf_rc rc;
 
-	rc = mkdir_one(r->dir, r->e);
+	/* the output folder and any missing parents, as the help says */
+	rc = rf_mkdirs(r->dir, 0755, r->e);
 	if (!rc)
 		rc = check_fresh(r->dir, r->e);
 	if (!rc)

@@ -14,15 +14,16 @@ static int setup(void **state)
 {
 	(void)state;
 	snprintf(tmp, sizeof tmp, "%s", rf_test_tmpdir("train_cli"));
-	/* 660 patients: about 850 studies of 3 images, 2,500 images */
-	if (rf_sh("'%s' synth --out '%s/synth' --patients 660 --seed 11 "
+	/* 660 patients: about 850 studies of 3 images, 2,500 images; synth
+	 * creates the missing parent folder in/ itself */
+	if (rf_sh("'%s' synth --out '%s/in/synth' --patients 660 --seed 11 "
 		  "--size 64 > /dev/null", RF_TEST_RADFED, tmp) ||
 	    rf_sh("'%s' site init --dir '%s/site' --name train-test "
 		  "> /dev/null", RF_TEST_RADFED, tmp))
 		return -1;
 	/* exit 3: the burned-in images planted by synth are quarantined */
 	if (rf_sh("'%s' site ingest --site '%s/site' --labels "
-		  "'%s/synth/labels.csv' '%s/synth/dicom' > /dev/null",
+		  "'%s/in/synth/labels.csv' '%s/in/synth/dicom' > /dev/null",
 		  RF_TEST_RADFED, tmp, tmp, tmp) != 3)
 		return -1;
 	return 0;
