@@ -158,5 +158,15 @@ cli_handler_fn cli_cmd_site_ingest; /* cmd_site.c */
 cli_handler_fn cli_cmd_synth;   /* cmd_synth.c */
 cli_handler_fn cli_cmd_train;   /* cmd_train.c */
 cli_handler_fn cli_cmd_eval;    /* cmd_train.c */
+cli_handler_fn cli_cmd_agg_init;    /* cmd_agg.c */
+cli_handler_fn cli_cmd_agg_invite;  /* cmd_agg.c */
+cli_handler_fn cli_cmd_agg_revoke;  /* cmd_agg.c */
+cli_handler_fn cli_cmd_agg_sites;   /* cmd_agg.c */
+cli_handler_fn cli_cmd_agg_serve;   /* cmd_agg.c */
+cli_handler_fn cli_cmd_site_enroll; /* cmd_id.c */
+cli_handler_fn cli_cmd_id_enroll;   /* cmd_id.c */
+cli_handler_fn cli_cmd_audit_verify;     /* cmd_audit.c */
+cli_handler_fn cli_cmd_audit_crosscheck; /* cmd_audit.c */
+cli_handler_fn cli_cmd_audit_report;     /* cmd_audit.c */
 
 #endif

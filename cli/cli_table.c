@@ -14,6 +14,7 @@ const struct cli_group cli_groups[] = {
 	{"model", "the models a federation trained"},
 	{"audit", "the tamper-evident audit logs"},
 	{"policy", "site policy files"},
+	{"id", "identities of researchers and auditors"},
 	{NULL, NULL},
 };
 
@@ -242,5 +243,198 @@ const struct cli_cmd cli_commands[] = {
 	 "  --json            a JSON summary on stdout, no progress bar\n"
 	 "  -h, --help        show this help\n",
 	 cli_cmd_site_ingest},
+	{"site", "enroll", CLI_ROLE_SITE,
+	 "join the consortium with an invitation: key, certificate",
+	 "--dir DIR --aggregator HOST:PORT --token TOKEN\n"
+	 "       --ca-fingerprint FP [--name NAME] [--server-name NAME] "
+	 "[--json]",
+	 "Enrolls the site folder DIR (radfed site init) with the\n"
+	 "consortium, using a one-time invitation from the operator\n"
+	 "(radfed agg invite). A P-256 key is generated first in\n"
+	 "DIR/keys/tls.key (mode 0600) and never leaves the machine; only a\n"
+	 "certificate request travels. The aggregator is reached over TLS\n"
+	 "with the consortium CA pinned by its SHA-256 fingerprint, and the\n"
+	 "certificate it returns is checked (CA, name, role, key) before it\n"
+	 "is stored in DIR/keys/tls.pem with the CA in DIR/keys/ca.pem and\n"
+	 "the aggregator's address in DIR/federation.yaml. Every step is\n"
+	 "written to DIR/logs/audit.jsonl. Refuses an enrolled folder.\n"
+	 "See docs/federation.md, \"Enrollment\".\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR              the site folder\n"
+	 "  --aggregator HOST:PORT the aggregator's address\n"
+	 "  --token TOKEN          the invitation's token (64 hex digits)\n"
+	 "  --ca-fingerprint FP    the CA's SHA-256 fingerprint, from the\n"
+	 "                         invitation (':' separators allowed)\n"
+	 "  --name NAME            the invited name (default: the site's\n"
+	 "                         name in site.yaml)\n"
+	 "  --server-name NAME     the name in the aggregator's certificate\n"
+	 "                         (default: HOST)\n"
+	 "  --json                 print {name, role, fingerprint,\n"
+	 "                         ca_fingerprint, dir}\n"
+	 "  -h, --help             show this help\n",
+	 cli_cmd_site_enroll},
+	{"id", "enroll", CLI_ROLE_RESEARCHER,
+	 "enrol a researcher or auditor identity folder",
+	 "--dir DIR --name NAME --aggregator HOST:PORT --token TOKEN\n"
+	 "       --ca-fingerprint FP [--server-name NAME] [--json]",
+	 "Like `radfed site enroll`, for a person invited as a researcher\n"
+	 "or an auditor: DIR (created if missing) receives keys/ (tls.key,\n"
+	 "tls.pem, ca.pem, audit.key), logs/audit.jsonl and\n"
+	 "federation.yaml. NAME is the invited name, printed by\n"
+	 "`radfed agg invite`.\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR              the identity folder\n"
+	 "  --name NAME            the invited name\n"
+	 "  --aggregator HOST:PORT the aggregator's address\n"
+	 "  --token TOKEN          the invitation's token\n"
+	 "  --ca-fingerprint FP    the CA's SHA-256 fingerprint\n"
+	 "  --server-name NAME     the name in the aggregator's certificate\n"
+	 "                         (default: HOST)\n"
+	 "  --json                 print {name, role, fingerprint,\n"
+	 "                         ca_fingerprint, dir}\n"
+	 "  -h, --help             show this help\n",
+	 cli_cmd_id_enroll},
+	{"agg", "init", CLI_ROLE_OPERATOR,
+	 "create an aggregator folder: CA, server certificate, registry",
+	 "--dir DIR [--name NAME] [--listen HOST:PORT] [--server-name NAME]\n"
+	 "       [--cert-days N] [--json]",
+	 "Creates the aggregator folder DIR: agg.yaml, the consortium CA\n"
+	 "(ca/ca.key, mode 0600, and ca/ca.pem), the server's key and\n"
+	 "certificate (tls/, CN radfed-aggregator, SAN the server name), the\n"
+	 "audit key (keys/audit.key) and log (logs/audit.jsonl), and an\n"
+	 "empty registry (registry.db). All or nothing; refuses an existing\n"
+	 "non-empty DIR. Prints the CA fingerprint that invitations carry.\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR           the folder to create\n"
+	 "  --name NAME         the consortium's name (default radfed)\n"
+	 "  --listen HOST:PORT  default address of agg serve\n"
+	 "                      (default 0.0.0.0:7443)\n"
+	 "  --server-name NAME  the DNS name or IPv4 address clients dial\n"
+	 "                      and check (default localhost)\n"
+	 "  --cert-days N       lifetime of enrolled certificates (default\n"
+	 "                      365)\n"
+	 "  --json              print {dir, name, ca_fingerprint,\n"
+	 "                      server_name, listen}\n"
+	 "  -h, --help          show this help\n",
+	 cli_cmd_agg_init},
+	{"agg", "invite", CLI_ROLE_OPERATOR,
+	 "make a one-time enrollment token for a site or a person",
+	 "--dir DIR --name NAME --role site|researcher|auditor [--ttl 24h]\n"
+	 "       [--json]",
+	 "Creates a one-time invitation for NAME with ROLE, valid for TTL\n"
+	 "(1s to 30d, default 24h), and prints its token with the CA\n"
+	 "fingerprint and server name the invitee needs. Only the token's\n"
+	 "hash is stored; the audit log records name, role and expiry.\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR    the aggregator folder\n"
+	 "  --name NAME  the site's or person's name (the certificate CN)\n"
+	 "  --role ROLE  site, researcher or auditor\n"
+	 "  --ttl TTL    how long the token is valid (s, m, h, d)\n"
+	 "  --json       print {token, name, role, expires, ca_fingerprint,\n"
+	 "               server_name}\n"
+	 "  -h, --help   show this help\n",
+	 cli_cmd_agg_invite},
+	{"agg", "revoke", CLI_ROLE_OPERATOR,
+	 "revoke every certificate of a site or a person",
+	 "--dir DIR [--reason TEXT] [--json] NAME",
+	 "Marks every certificate of NAME revoked in the registry and logs\n"
+	 "one revoke event per certificate. A running agg serve refuses the\n"
+	 "next call made with one of them, even on a connection already\n"
+	 "open: the check runs on every call.\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR      the aggregator folder\n"
+	 "  --reason TEXT  why, for the audit log (default: revoked by the\n"
+	 "                 operator)\n"
+	 "  --json         print {name, revoked}\n"
+	 "  -h, --help     show this help\n",
+	 cli_cmd_agg_revoke},
+	{"agg", "sites", CLI_ROLE_OPERATOR,
+	 "list the enrolled identities",
+	 "--dir DIR [--json]",
+	 "Lists every enrolled certificate: name, role, revoked or not,\n"
+	 "expiry and SHA-256 fingerprint, by name.\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR   the aggregator folder\n"
+	 "  --json      print {identities: [{name, role, fingerprint,\n"
+	 "              not_after, revoked}]}\n"
+	 "  -h, --help  show this help\n",
+	 cli_cmd_agg_sites},
+	{"agg", "serve", CLI_ROLE_OPERATOR,
+	 "serve enrollment (and later the federation) over mutual TLS",
+	 "--dir DIR [--listen HOST:PORT]",
+	 "Serves the aggregator's RPC methods on the listen address of\n"
+	 "agg.yaml or HOST:PORT (port 0: any free port), printing the port.\n"
+	 "Every call is checked against one authorisation table: who may\n"
+	 "call each method, the caller's certificate not revoked, its role\n"
+	 "in the certificate and the registry. Stops cleanly on SIGINT or\n"
+	 "SIGTERM.\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR           the aggregator folder\n"
+	 "  --listen HOST:PORT  overrides agg.yaml\n"
+	 "  -h, --help          show this help\n",
+	 cli_cmd_agg_serve},
+	{"audit", "verify", CLI_ROLE_AUDITOR,
+	 "check an audit log's hash chain and signed checkpoints",
+	 "LOG [--key PUB.pem] [--json]",
+	 "Verifies every line of the audit log LOG (docs/formats.md): its\n"
+	 "format, the hash chain, and every checkpoint's count, head and\n"
+	 "Ed25519 signature. With --key, each checkpoint must be signed by\n"
+	 "that key: the log is authentic. Without it, every checkpoint must\n"
+	 "carry the same key, checked only against itself: the log is\n"
+	 "intact, but anyone could have written it. Prints the actor, the\n"
+	 "events by name, the checkpoints, the unsigned tail (lines after\n"
+	 "the last checkpoint) and the key, then OK. On the first bad line,\n"
+	 "prints its number and why, and exits with status 5.\n"
+	 "\n"
+	 "options:\n"
+	 "  --key PUB.pem  the log owner's Ed25519 public key (PEM)\n"
+	 "  --json         one JSON object: ok, log, actor, lines, events,\n"
+	 "                 checkpoints, unsigned_tail, key, authentic,\n"
+	 "                 by_event; or ok false, bad_line, reason, error\n"
+	 "  -h, --help     show this help\n",
+	 cli_cmd_audit_verify},
+	{"audit", "crosscheck", CLI_ROLE_AUDITOR,
+	 "check the aggregator's log against the sites' logs",
+	 "AGG_LOG SITE_LOG... [--key PUB.pem]... [--json]",
+	 "Verifies every log, then pairs every update the aggregator\n"
+	 "recorded (update.received) with exactly one update.sent of the\n"
+	 "site's log, and every model.sent with one model.received, on\n"
+	 "round, round_no, sha256 and bytes, and the other way round. A\n"
+	 "site log's site is its actor without \"site:\". Prints a table\n"
+	 "per round (site, transfer, kind, bytes, hash, matched or not),\n"
+	 "then each disagreement in one line. Exit status 5 when any\n"
+	 "transfer does not agree or a log does not verify.\n"
+	 "See docs/federation.md, \"Audit events\".\n"
+	 "\n"
+	 "options:\n"
+	 "  --key PUB.pem  a trusted Ed25519 public key (repeatable): every\n"
+	 "                 log's checkpoints must be signed by one of them\n"
+	 "  --json         one JSON object: logs, transfers, mismatches, ok\n"
+	 "  -h, --help     show this help\n",
+	 cli_cmd_audit_crosscheck},
+	{"audit", "report", CLI_ROLE_AUDITOR,
+	 "show, per round, which sites took part and what left each",
+	 "LOG... [--key PUB.pem]... [--json]",
+	 "Verifies the logs (any number of site logs, at most one\n"
+	 "aggregator log) and prints, per round, every site that decided on\n"
+	 "it or exchanged data in it: its decision and the SHA-256 of the\n"
+	 "policy it was taken under, the updates that left it and their\n"
+	 "bytes by kind (delta, masked). The figures come from the site's\n"
+	 "own log when it is given, else from the aggregator's.\n"
+	 "\n"
+	 "options:\n"
+	 "  --key PUB.pem  a trusted Ed25519 public key (repeatable)\n"
+	 "  --json         one JSON object: logs, rounds[{round, sites[{\n"
+	 "                 site, decision, policy_sha256, updates, bytes\n"
+	 "                 {delta, masked}, models, model_bytes, source}]}]\n"
+	 "  -h, --help     show this help\n",
+	 cli_cmd_audit_report},
 	{NULL, NULL, CLI_ROLE_ANYONE, NULL, NULL, NULL, NULL},
 };
