@@ -1,0 +1,78 @@
+#!/bin/sh
+# transport.sh - throughput of radfed's RPC layer (gRPC core, mutual TLS,
+# 1 MiB chunks) on loopback, each way, beside openssl's AES-256-GCM speed
+# on 16 KiB records measured in the same run.
+#
+# usage: bench/transport.sh BENCH_TRANSPORT [MB [RUNS]]
+#   BENCH_TRANSPORT  the bench_transport executable (bench/transport.c)
+#   MB               payload in units of 10^6 bytes (default 100)
+#   RUNS             runs of each direction (default 3; median reported)
+#
+# The peer figure is `openssl speed -evp aes-256-gcm -seconds 3 -bytes
+# 16384` on one thread: the cipher TLS 1.3 negotiates here, at the
+# largest TLS record size, with nothing else in the way. A transfer also
+# pays for the sender's encryption, the receiver's decryption (both in one
+# process, on the same cores), HTTP/2 framing, gRPC's copies and the
+# loopback TCP stack, so it cannot reach that figure; the targets say how
+# close it should come. Method and results: docs/benchmarks.md.
+set -eu
+
+bin=${1:?usage: transport.sh BENCH_TRANSPORT [MB [RUNS]]}
+mb=${2:-100}
+runs=${3:-3}
+target_mb_s=1000 # 1 GB/s each way
+target_share=25  # % of openssl's AES-256-GCM at 16 KiB
+
+get() { # get KEY LINE
+	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+echo "CPU: $(awk -F: '/^model name/ { sub(/^ /, "", $2); print $2; exit }' \
+	/proc/cpuinfo), $(nproc) cores"
+echo "$(openssl version)"
+echo "payload $mb MB (10^6 bytes) of pseudo-random data, 1 MiB chunks," \
+	"mutual TLS on 127.0.0.1; median of $runs runs"
+echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+ours=$("$bin" "$mb" "$runs")
+# last line: "AES-256-GCM  4313874.43k" (1000s of bytes per second)
+ssl=$(openssl speed -evp aes-256-gcm -seconds 3 -bytes 16384 2>/dev/null |
+	awk '/^AES-256-GCM/ { sub(/k$/, "", $2); printf "%.0f", $2 / 1000 }')
+if [ -z "$ssl" ]; then
+	echo "transport.sh: cannot read the output of openssl speed" >&2
+	exit 1
+fi
+
+up=$(get upload_mb_s "$ours")
+down=$(get download_mb_s "$ours")
+rss=$(get peak_rss_mb "$ours")
+
+row() { # row DIRECTION MB_S
+	awk -v d="$1" -v v="$2" -v s="$ssl" -v t="$target_mb_s" \
+		-v ts="$target_share" 'BEGIN {
+		share = 100 * v / s
+		printf "%-9s | %9d | %9d | %6.1f %% | %-12s | %-7s\n", d, v, s,
+			share, (v >= t ? "met" : "NOT met"),
+			(share >= ts ? "met" : "NOT met")
+	}'
+}
+
+printf '%-9s | %9s | %9s | %8s | %-12s | %-7s\n' direction "radfed" \
+	"openssl" "share" "target" "target"
+printf '%-9s | %9s | %9s | %8s | %-12s | %-7s\n' "" "MB/s" "MB/s" "" \
+	">= $target_mb_s MB/s" ">= $target_share %"
+row upload "$up"
+row download "$down"
+echo
+echo "upload: $(get upload_s_min "$ours")..$(get upload_s_max "$ours") s," \
+	"download: $(get download_s_min "$ours")..$(get download_s_max \
+	"$ours") s per transfer (fastest..slowest)"
+echo "peak RSS: $rss MB for a $mb MB payload" \
+	"($(awk -v r="$rss" -v m="$mb" 'BEGIN { printf "%.2f", r / m }')x;" \
+	"the payload and one received copy are 2x)"
+echo "SHA-256 of every transfer checked: $(get sha256_ok "$ours" |
+	sed 's/1/yes/')"
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "openssl: one thread, aes-256-gcm, 16384-byte blocks, 3 s;" \
+	"share: radfed MB/s over openssl's"
