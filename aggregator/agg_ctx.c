@@ -188,11 +188,23 @@ static enum rf_rc init_tree(const char *tmp, const char *name,
 	char actor[RF_AUDIT_NAME_MAX];
 	int64_t now = wall_clock();
 	struct rf_x509_issue_params ip = { AGG_SERVER_CN, "aggregator",
-					   server_name, RF_X509_SERVER,
+					   NULL, RF_X509_SERVER,
 					   now - 60,
 					   now + (int64_t)AGG_CA_DAYS * DAY };
+	char names[600];
 	enum rf_rc rc;
 	size_t i;
+
+	/* the server name, plus localhost and 127.0.0.1 so that a node or
+	 * a researcher on the same machine can dial either */
+	snprintf(names, sizeof names, "%s", server_name);
+	if (strcmp(server_name, "localhost"))
+		snprintf(names + strlen(names), sizeof names - strlen(names),
+			 ",localhost");
+	if (strcmp(server_name, "127.0.0.1"))
+		snprintf(names + strlen(names), sizeof names - strlen(names),
+			 ",127.0.0.1");
+	ip.dns = names;
 
 	for (i = 0; tree_dirs[i] && tree_dirs[i][0]; i++) {
 		rc = rf_path_join(p, sizeof p, tmp, tree_dirs[i], e);

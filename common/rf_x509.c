@@ -21,6 +21,7 @@
 /* 9999-12-31 23:59:59 UTC, the last second X.509 can express */
 #define TIME_MAX 253402300799LL
 #define DNS_MAX  253
+#define SAN_MAX  16 /* names in one subjectAltName */
 
 struct rf_x509 {
 	X509 *x;
@@ -57,6 +58,63 @@ static int valid_name(const char *s)
 			return 0;
 	}
 	return 1;
+}
+
+static int valid_dns(const char *s);
+
+/* A dotted-quad IPv4 address: four decimal numbers 0..255. */
+static int is_ipv4(const char *s, size_t n)
+{
+	unsigned parts = 0, v = 0, digits = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			if (!digits || v > 255)
+				return 0;
+			parts++;
+			v = 0;
+			digits = 0;
+		} else if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
+			v = v * 10 + (unsigned)(s[i] - '0');
+			digits++;
+		} else {
+			return 0;
+		}
+	}
+	return parts == 4;
+}
+
+/* Writes the subjectAltName value of a comma-separated list of names
+ * ("DNS:a,IP:127.0.0.1") into out; 0 when a name is invalid, there are
+ * more than SAN_MAX of them, or out is too small. */
+static int san_value(const char *list, char *out, size_t size)
+{
+	size_t at = 0, count = 0;
+	const char *p = list;
+
+	if (!list || !*list)
+		return 0;
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char name[DNS_MAX + 1];
+		int w;
+
+		if (n == 0 || n > DNS_MAX || ++count > SAN_MAX)
+			return 0;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (!valid_dns(name))
+			return 0;
+		w = snprintf(out + at, size - at, "%s%s:%s", at ? "," : "",
+			     is_ipv4(name, n) ? "IP" : "DNS", name);
+		if (w < 0 || (size_t)w >= size - at)
+			return 0;
+		at += (size_t)w;
+		if (!end)
+			return 1;
+		p = end + 1;
+	}
 }
 
 static int valid_dns(const char *s)
@@ -399,7 +457,7 @@ enum rf_rc rf_x509_issue(const struct rf_x509 *ca, const struct rf_key *ca_key,
 			 struct rf_x509 **out, struct rf_err *e)
 {
 	char cn[RF_X509_NAME_MAX + 1];
-	char san[DNS_MAX + 8];
+	char san[SAN_MAX * (DNS_MAX + 5)];
 	struct rf_key *subject = NULL;
 	EVP_PKEY *pub, *cak;
 	X509 *x = NULL;
@@ -423,7 +481,7 @@ enum rf_rc rf_x509_issue(const struct rf_x509 *ca, const struct rf_key *ca_key,
 	if (!valid_name(p->role))
 		return rf_err_set(e, RF_EINVAL, "invalid role for '%s'", cn);
 	if (!eku_value(p->usage) || ((p->usage & RF_X509_SERVER) && !p->dns) ||
-	    (p->dns && !valid_dns(p->dns)))
+	    (p->dns && !san_value(p->dns, san, sizeof san)))
 		return rf_err_set(e, RF_EINVAL,
 				  "invalid usage or dns name for '%s'", cn);
 	if (!valid_window(p->not_before, p->not_after))
@@ -479,7 +537,6 @@ enum rf_rc rf_x509_issue(const struct rf_x509 *ca, const struct rf_key *ca_key,
 	    !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
 		goto fail;
 	if (p->dns) {
-		snprintf(san, sizeof san, "DNS:%s", p->dns);
 		if (!add_ext(x, &ctx, NID_subject_alt_name, san))
 			goto fail;
 	}

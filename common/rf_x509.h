@@ -56,8 +56,12 @@ struct rf_x509_req; /* a certificate signing request (PKCS#10) */
 struct rf_x509_issue_params {
 	const char *cn;     /* subject CN; NULL: the CN of the request */
 	const char *role;   /* subject OU, required */
-	const char *dns;    /* subjectAltName DNS name, required for servers;
-			    * letters, digits, '-', '.' only */
+	const char *dns;    /* subjectAltName: one name or up to 16 names
+			    * separated by commas ("agg.example.org,
+			    * localhost,127.0.0.1"), each of letters,
+			    * digits, '-', '.' only; dotted-quad IPv4
+			    * addresses become IP entries, the others DNS
+			    * entries. Required for servers. */
 	unsigned usage;     /* RF_X509_CLIENT and/or RF_X509_SERVER */
 	int64_t not_before; /* validity window, seconds since 1970 UTC */
 	int64_t not_after;

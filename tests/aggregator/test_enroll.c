@@ -188,6 +188,12 @@ static void test_init_files_and_modes(void **state)
 			       ">/dev/null",
 			       w->agg, w->agg),
 			 0);
+	/* ... and 127.0.0.1, as an IP entry, whatever the server name */
+	assert_int_equal(rf_sh("openssl verify -CAfile %s/ca/ca.pem "
+			       "-verify_ip 127.0.0.1 %s/tls/server.pem "
+			       ">/dev/null",
+			       w->agg, w->agg),
+			 0);
 	/* a non-empty folder is refused, and nothing is left beside it */
 	RF_ASSERT_RC(agg_ctx_init(w->agg, NULL, &e), RF_EEXIST);
 	assert_int_equal(rf_sh("ls -d %s/agg.init-* 2>/dev/null | grep -q .",

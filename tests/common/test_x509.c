@@ -341,6 +341,12 @@ static void test_bad_params(void **state)
 	ip.dns = "x,DNS:evil";
 	RF_ASSERT_RC(rf_x509_issue(p->ca, p->ca_key, req, &ip, &c, &e),
 		     RF_EINVAL);
+	ip.dns = "a,,b"; /* an empty name in a list */
+	RF_ASSERT_RC(rf_x509_issue(p->ca, p->ca_key, req, &ip, &c, &e),
+		     RF_EINVAL);
+	ip.dns = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q"; /* 17 names */
+	RF_ASSERT_RC(rf_x509_issue(p->ca, p->ca_key, req, &ip, &c, &e),
+		     RF_EINVAL);
 	ip = ok;
 	ip.usage = 0;
 	RF_ASSERT_RC(rf_x509_issue(p->ca, p->ca_key, req, &ip, &c, &e),
@@ -384,6 +390,45 @@ static char *slurp(const char *path, size_t *len)
 
 /* fixture-cert.pem was made by gen.sh with the openssl command; its
  * fingerprint, subject and end date are what the openssl command printed */
+/* Several names: DNS entries, and an IP entry for a dotted quad, as the
+ * openssl command reads them; openssl verify accepts the certificate for
+ * each name (the aggregator's server certificate carries its host names,
+ * localhost and 127.0.0.1). */
+static void test_san_list(void **state)
+{
+	struct pki *p = *state;
+	const char *dir = rf_test_tmpdir("x509_san");
+	char ca[600], cert[600];
+	struct rf_x509 *srv;
+	struct rf_err e = { 0 };
+
+	srv = issue(p, "radfed-aggregator", "aggregator",
+		    "agg.example.org,localhost,127.0.0.1", RF_X509_SERVER,
+		    T_FROM, T_CA_UNTIL - 1, p->site_key);
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	snprintf(cert, sizeof cert, "%s/srv.pem", dir);
+	RF_ASSERT_OK_E(rf_x509_save_pem(p->ca, ca, &e), &e);
+	RF_ASSERT_OK_E(rf_x509_save_pem(srv, cert, &e), &e);
+	assert_int_equal(rf_sh("openssl x509 -in '%s' -noout -ext "
+			       "subjectAltName | grep -qx '    DNS:agg."
+			       "example.org, DNS:localhost, IP Address:"
+			       "127.0.0.1'", cert),
+			 0);
+	assert_int_equal(rf_sh("openssl verify -CAfile '%s' -verify_ip "
+			       "127.0.0.1 '%s' > /dev/null", ca, cert),
+			 0);
+	assert_int_equal(rf_sh("openssl verify -CAfile '%s' "
+			       "-verify_hostname localhost '%s' > /dev/null",
+			       ca, cert),
+			 0);
+	/* and not for a name it does not carry */
+	assert_int_not_equal(rf_sh("openssl verify -CAfile '%s' "
+				   "-verify_hostname other.org '%s' "
+				   "> /dev/null 2>&1", ca, cert),
+			     0);
+	rf_x509_destroy(srv);
+}
+
 static void test_fixture_fingerprint(void **state)
 {
 	char *want_fp = slurp(FIXTURE_DIR "fixture-cert.sha256", NULL);
@@ -698,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_request_pem),
 		cmocka_unit_test(test_request_bad_signature),
 		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_san_list),
 		cmocka_unit_test(test_fixture_fingerprint),
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_oom),
