@@ -20,6 +20,7 @@
 #define CLI_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rf_err.h"
@@ -143,6 +144,15 @@ enum cli_exit cli_bad_option(struct cli_ctx *ctx, const struct cli_cmd *cmd,
  * "inti"}), suggesting the closest existing command or group. Returns
  * CLI_EXIT_USAGE. */
 enum cli_exit cli_unknown_command(struct cli_ctx *ctx, char **words, int n);
+
+/* Reads s as a whole decimal number in lo..hi into *out: digits only (no
+ * sign, space or suffix), no overflow. Returns 0, or -1 with *out
+ * untouched. */
+int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* Reads s as a finite number (strtod's syntax, nothing after it) in
+ * [lo, hi] into *out. Returns 0, or -1 with *out untouched. */
+int cli_parse_double(const char *s, double lo, double hi, double *out);
 
 /* Edit distance (Levenshtein, with adjacent transpositions counting as
  * one) between a and b; a large value when either is longer than 64. */

@@ -1,7 +1,6 @@
 /* cmd_agg.c - `radfed agg ...`: the consortium operator's commands. */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -42,8 +41,7 @@ enum cli_exit cli_cmd_agg_init(const struct cli_cmd *cmd, int argc,
 	struct agg_ctx *ac = NULL;
 	const char *dir = NULL;
 	struct rf_err e = { 0 };
-	char *end;
-	long v;
+	uint64_t v;
 	int c;
 
 	cli_getopt_reset();
@@ -63,9 +61,7 @@ enum cli_exit cli_cmd_agg_init(const struct cli_cmd *cmd, int argc,
 			o.server_name = optarg;
 			break;
 		case 'c':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > AGG_CA_DAYS)
+			if (cli_parse_u64(optarg, 1, AGG_CA_DAYS, &v))
 				return cli_usage(ctx, cmd,
 						 "--cert-days must be 1..%d",
 						 AGG_CA_DAYS);

@@ -103,7 +103,7 @@ enum cli_exit cli_cmd_anon(const struct cli_cmd *cmd, int argc, char **argv,
 	enum cli_exit ex = CLI_EXIT_FAILED;
 	FILE *log = NULL;
 	long jobs = 1;
-	char *end;
+	uint64_t jobs_v;
 	int c;
 
 	cli_getopt_reset();
@@ -126,14 +126,13 @@ enum cli_exit cli_cmd_anon(const struct cli_cmd *cmd, int argc, char **argv,
 			options = 0;
 			break;
 		case 'j':
-			errno = 0;
-			jobs = strtol(optarg, &end, 10);
-			if (errno || *end || jobs < 1 ||
-			    jobs > ANON_BATCH_MAX_JOBS)
+			if (cli_parse_u64(optarg, 1, ANON_BATCH_MAX_JOBS,
+					  &jobs_v))
 				return cli_usage(ctx, cmd,
 						 "--jobs wants a number from 1 "
 						 "to %d, got '%s'",
 						 ANON_BATCH_MAX_JOBS, optarg);
+			jobs = (long)jobs_v;
 			break;
 		case 'l':
 			log_path = optarg;

@@ -2,7 +2,6 @@
  * identifiers, for demonstrations and tests (anon_synth.h). */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -33,22 +32,6 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 		return;
 	}
 	rf_progress_set(pc->bar, done);
-}
-
-/* A whole decimal number in lo..hi. */
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static void print_json(FILE *f, const char *dir,
@@ -106,7 +89,8 @@ enum cli_exit cli_cmd_synth(const struct cli_cmd *cmd, int argc, char **argv,
 			out = optarg;
 			break;
 		case OPT_PATIENTS:
-			if (parse_u64(optarg, 1, ANON_SYNTH_PATIENTS_MAX, &v))
+			if (cli_parse_u64(optarg, 1, ANON_SYNTH_PATIENTS_MAX,
+					  &v))
 				return cli_usage(ctx, cmd,
 						 "--patients must be 1..%u, "
 						 "not '%s'",
@@ -116,7 +100,7 @@ enum cli_exit cli_cmd_synth(const struct cli_cmd *cmd, int argc, char **argv,
 			have_patients = true;
 			break;
 		case OPT_SEED:
-			if (parse_u64(optarg, 0, UINT64_MAX, &v))
+			if (cli_parse_u64(optarg, 0, UINT64_MAX, &v))
 				return cli_usage(ctx, cmd,
 						 "--seed must be a whole "
 						 "number, not '%s'", optarg);
@@ -124,7 +108,7 @@ enum cli_exit cli_cmd_synth(const struct cli_cmd *cmd, int argc, char **argv,
 			have_seed = true;
 			break;
 		case OPT_IMAGES:
-			if (parse_u64(optarg, 1, ANON_SYNTH_IMAGES_MAX, &v))
+			if (cli_parse_u64(optarg, 1, ANON_SYNTH_IMAGES_MAX, &v))
 				return cli_usage(ctx, cmd,
 						 "--images-per-study must be "
 						 "1..%u, not '%s'",
@@ -132,7 +116,7 @@ enum cli_exit cli_cmd_synth(const struct cli_cmd *cmd, int argc, char **argv,
 			o.images_per_study = (unsigned)v;
 			break;
 		case OPT_SIZE:
-			if (parse_u64(optarg, ANON_SYNTH_SIZE_MIN,
+			if (cli_parse_u64(optarg, ANON_SYNTH_SIZE_MIN,
 				      ANON_SYNTH_SIZE_MAX, &v))
 				return cli_usage(ctx, cmd,
 						 "--size must be %u..%u, not "

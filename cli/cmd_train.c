@@ -2,7 +2,6 @@
  * evaluation on a dataset.h5 (trainers/trn_train.h). */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -21,38 +20,6 @@ struct train_ui {
 	unsigned epoch;
 	double loss; /* moving average of the batch losses */
 };
-
-/* A whole decimal number in lo..hi. */
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* A finite number in [lo, hi]. */
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !isfinite(v) || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 /* JSON has no NaN: undefined figures are null. */
 static void json_num(FILE *f, const char *key, double v, bool comma)
@@ -193,7 +160,7 @@ enum cli_exit cli_cmd_train(const struct cli_cmd *cmd, int argc, char **argv,
 			c.init = optarg;
 			break;
 		case OPT_EPOCHS:
-			if (parse_u64(optarg, 1, TRN_TRAIN_EPOCHS_MAX, &v))
+			if (cli_parse_u64(optarg, 1, TRN_TRAIN_EPOCHS_MAX, &v))
 				return cli_usage(ctx, cmd,
 						 "--epochs must be 1..%u, "
 						 "not '%s'",
@@ -201,7 +168,7 @@ enum cli_exit cli_cmd_train(const struct cli_cmd *cmd, int argc, char **argv,
 			c.epochs = (unsigned)v;
 			break;
 		case OPT_BATCH:
-			if (parse_u64(optarg, 1, TRN_TRAIN_BATCH_MAX, &v))
+			if (cli_parse_u64(optarg, 1, TRN_TRAIN_BATCH_MAX, &v))
 				return cli_usage(ctx, cmd,
 						 "--batch must be 1..%u, "
 						 "not '%s'",
@@ -209,21 +176,21 @@ enum cli_exit cli_cmd_train(const struct cli_cmd *cmd, int argc, char **argv,
 			c.batch = (unsigned)v;
 			break;
 		case OPT_SEED:
-			if (parse_u64(optarg, 0, UINT64_MAX, &v))
+			if (cli_parse_u64(optarg, 0, UINT64_MAX, &v))
 				return cli_usage(ctx, cmd,
 						 "--seed must be a whole "
 						 "number, not '%s'", optarg);
 			c.seed = v;
 			break;
 		case OPT_LR:
-			if (parse_double(optarg, 1e-12, 10, &d))
+			if (cli_parse_double(optarg, 1e-12, 10, &d))
 				return cli_usage(ctx, cmd,
 						 "--lr must be a number in "
 						 "(0, 10], not '%s'", optarg);
 			c.optim.lr = (float)d;
 			break;
 		case OPT_MOMENTUM:
-			if (parse_double(optarg, 0, 0.999999, &d))
+			if (cli_parse_double(optarg, 0, 0.999999, &d))
 				return cli_usage(ctx, cmd,
 						 "--momentum must be in "
 						 "[0, 1), not '%s'", optarg);
@@ -231,14 +198,14 @@ enum cli_exit cli_cmd_train(const struct cli_cmd *cmd, int argc, char **argv,
 			momentum_set = true;
 			break;
 		case OPT_WD:
-			if (parse_double(optarg, 0, 1, &d))
+			if (cli_parse_double(optarg, 0, 1, &d))
 				return cli_usage(ctx, cmd,
 						 "--weight-decay must be in "
 						 "[0, 1], not '%s'", optarg);
 			c.optim.weight_decay = (float)d;
 			break;
 		case OPT_PROX:
-			if (parse_double(optarg, 0, 1000, &d))
+			if (cli_parse_double(optarg, 0, 1000, &d))
 				return cli_usage(ctx, cmd,
 						 "--prox-mu must be in "
 						 "[0, 1000], not '%s'",
@@ -246,7 +213,7 @@ enum cli_exit cli_cmd_train(const struct cli_cmd *cmd, int argc, char **argv,
 			c.optim.prox_mu = (float)d;
 			break;
 		case OPT_VAL:
-			if (parse_double(optarg, 0, 0.95, &d))
+			if (cli_parse_double(optarg, 0, 0.95, &d))
 				return cli_usage(ctx, cmd,
 						 "--val-fraction must be in "
 						 "[0, 0.95], not '%s'",
@@ -254,7 +221,7 @@ enum cli_exit cli_cmd_train(const struct cli_cmd *cmd, int argc, char **argv,
 			c.val_fraction = d;
 			break;
 		case OPT_DROPOUT:
-			if (parse_double(optarg, 0, 0.95, &d))
+			if (cli_parse_double(optarg, 0, 0.95, &d))
 				return cli_usage(ctx, cmd,
 						 "--dropout must be in "
 						 "[0, 0.95], not '%s'",
@@ -341,7 +308,7 @@ enum cli_exit cli_cmd_eval(const struct cli_cmd *cmd, int argc, char **argv,
 			model = optarg;
 			break;
 		case OPT_BATCH:
-			if (parse_u64(optarg, 1, TRN_TRAIN_BATCH_MAX, &v))
+			if (cli_parse_u64(optarg, 1, TRN_TRAIN_BATCH_MAX, &v))
 				return cli_usage(ctx, cmd,
 						 "--batch must be 1..%u, "
 						 "not '%s'",
