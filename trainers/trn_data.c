@@ -440,6 +440,16 @@ size_t trn_data_count(const struct trn_data *d, bool validation)
 	return validation ? d->n_val : d->n - d->n_val;
 }
 
+void trn_data_class_counts(const struct trn_data *d, bool validation,
+			   size_t *counts, unsigned classes)
+{
+	memset(counts, 0, classes * sizeof(*counts));
+	for (size_t i = 0; i < d->n; i++)
+		if ((d->val[i] != 0) == validation &&
+		    (unsigned)d->labels[i] < classes)
+			counts[d->labels[i]]++;
+}
+
 void trn_data_close(struct trn_data *d)
 {
 	if (!d)

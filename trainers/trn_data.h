@@ -72,6 +72,12 @@ enum rf_rc trn_data_split(struct trn_data *d, double val_fraction,
  * training, none in validation). */
 size_t trn_data_count(const struct trn_data *d, bool validation);
 
+/* Records per label on one side: counts[c] for c < classes (labels of
+ * the dataset are >= 0; those >= classes are not counted). From memory:
+ * no image is read. */
+void trn_data_class_counts(const struct trn_data *d, bool validation,
+			   size_t *counts, unsigned classes);
+
 /* Frees the dataset. Accepts NULL. Batchers must be destroyed first. */
 void trn_data_close(struct trn_data *d);
 

@@ -116,45 +116,25 @@ static enum rf_rc check_config(const struct trn_train_config *c,
 }
 
 /* Inverse class frequency over the training side, normalised so that the
- * weights average 1 over the samples. */
-static enum rf_rc class_weights(struct trn_data *d, unsigned classes,
-				unsigned batch, uint64_t seed, float *w,
-				struct rf_err *e)
+ * weights average 1 over the samples: w_c = n / (K * n_c), 1 for a class
+ * absent from it. */
+static enum rf_rc class_weights(const struct trn_data *d, unsigned classes,
+				float *w, struct rf_err *e)
 {
-	struct trn_batcher_config bc = {false, batch, false, false, 0, seed,
-					0};
-	struct trn_batcher *b = NULL;
-	struct trn_batch bt;
-	size_t *count = NULL, total = 0;
-	enum rf_rc rc;
+	size_t *count, total = 0;
 
 	count = rf_calloc(classes, sizeof(*count));
 	if (!count)
 		return rf_err_set(e, RF_ENOMEM, "out of memory");
-	rc = trn_batcher_create(d, &bc, &b, e);
-	if (rc == RF_OK)
-		rc = trn_batcher_start(b, 0, e);
-	while (rc == RF_OK) {
-		rc = trn_batcher_next(b, &bt, e);
-		if (rc == RF_ENOTFOUND) {
-			rc = RF_OK;
-			break;
-		}
-		for (size_t i = 0; rc == RF_OK && i < bt.count; i++) {
-			if (bt.labels[i] >= 0 &&
-			    (unsigned)bt.labels[i] < classes) {
-				count[bt.labels[i]]++;
-				total++;
-			}
-		}
-	}
-	for (unsigned i = 0; rc == RF_OK && i < classes; i++)
+	trn_data_class_counts(d, false, count, classes);
+	for (unsigned i = 0; i < classes; i++)
+		total += count[i];
+	for (unsigned i = 0; i < classes; i++)
 		w[i] = count[i] ? (float)((double)total /
 					  ((double)classes * (double)count[i]))
 				: 1.0f;
-	trn_batcher_destroy(b);
 	rf_free(count);
-	return rc;
+	return RF_OK;
 }
 
 static void report_from(struct trn_epoch_report *r,
@@ -215,8 +195,7 @@ enum rf_rc trn_train_run(const struct trn_train_config *c,
 			rc = rf_err_set(e, RF_ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = class_weights(d, di.classes, c->batch, c->seed, weights,
-				   e);
+		rc = class_weights(d, di.classes, weights, e);
 		if (rc)
 			goto out;
 	}

@@ -390,6 +390,16 @@ static void check_epochs(size_t budget, unsigned batch)
 	RF_ASSERT_OK(trn_data_split(d, 0.3, 7, NULL));
 	sides(d, side, 1);
 	for (v = 0; v < 2; v++) {
+		size_t counts[3], want[3] = {0, 0, 0};
+
+		/* per-label counts of the side, from the records' labels;
+		 * a class beyond the dataset's counts nothing */
+		for (i = 0; i < NREC; i++)
+			if (side[i] == v)
+				want[label_of(i)]++;
+		trn_data_class_counts(d, v, counts, 3);
+		assert_memory_equal(counts, want, sizeof want);
+		assert_int_equal(counts[0] + counts[1], trn_data_count(d, v));
 		c.validation = v;
 		RF_ASSERT_OK(trn_batcher_create(d, &c, &b, NULL));
 		RF_ASSERT_OK(trn_batcher_create(d, &c, &b2, NULL));
