@@ -227,6 +227,10 @@ enum rf_rc rf_h5_create_rows(struct rf_h5 *h, const char *name,
  * dataset's dtype differs or it cannot grow; RF_EINVAL if n_elems does not
  * match. On failure the dataset keeps its previous row count (best
  * effort: HDF5 errors while shrinking back are not reported).
+ * Cost: each call opens and closes the dataset, so a compressed last chunk
+ * that is only partly filled is decompressed and compressed again on
+ * every call; append in blocks of a few chunks (node_ingest.c keeps 8 MiB
+ * of rows), not row by row.
  */
 enum rf_rc rf_h5_append_rows(struct rf_h5 *h, const char *name,
 			     enum rf_dtype dt, uint64_t nrows,
