@@ -39,6 +39,10 @@
  * kind}; kind is RF_AUDIT_KIND_DELTA or RF_AUDIT_KIND_MASKED. */
 #define RF_AUDIT_EV_UPDATE_SENT "update.sent"
 
+/* Local training of an iteration ended: {round, round_no, samples,
+ * metrics (the local validation figures, a JSON object)}. */
+#define RF_AUDIT_EV_TRAINED "trained"
+
 /* ---- events written by the aggregator ----------------------------------- */
 
 /* A round was recorded and signed: {round, spec_sha256, researcher}. */
@@ -51,6 +55,22 @@
 /* The round's next weights were written: {round, round_no, sites (array of
  * site names), model_sha256}. */
 #define RF_AUDIT_EV_AGGREGATED "aggregated"
+/* A round was offered to a site (NextTask handed it out): {round, site,
+ * spec_sha256}. */
+#define RF_AUDIT_EV_ROUND_OFFER "round.offer"
+/* A site's answer arrived: {round, site, accepted (JSON boolean),
+ * policy_sha256, reasons}. */
+#define RF_AUDIT_EV_ROUND_DECISION "round.decision"
+/* An upload was refused after its handler ran (wrong iteration, bad hash,
+ * wrong size, ...): {round, round_no, site, reason}. */
+#define RF_AUDIT_EV_UPDATE_REJECTED "update.rejected"
+/* Every iteration done: {round, round_no, model_sha256}. */
+#define RF_AUDIT_EV_ROUND_DONE "round.done"
+/* The round stopped without finishing: {round, round_no, reason}. */
+#define RF_AUDIT_EV_ROUND_FAILED "round.failed"
+/* A call was refused before its handler ran: {method, site (the caller's
+ * certificate CN, "" without one), cert_sha256 ("" without one), reason}. */
+#define RF_AUDIT_EV_RPC_REFUSED "rpc.refused"
 /* A model was handed to a researcher: {round, round_no, researcher,
  * sha256}. */
 #define RF_AUDIT_EV_EXPORT "export"
@@ -86,6 +106,9 @@
 #define RF_AUDIT_KEY_TOKEN_SHA256 "token_sha256"
 #define RF_AUDIT_KEY_ROLE "role"
 #define RF_AUDIT_KEY_REASON "reason"
+#define RF_AUDIT_KEY_ACCEPTED "accepted"
+#define RF_AUDIT_KEY_METHOD "method"
+#define RF_AUDIT_KEY_METRICS "metrics"
 
 /* The values of kind. */
 #define RF_AUDIT_KIND_DELTA "delta"   /* a plain weight delta */
