@@ -8,7 +8,7 @@ BUILD     ?= build
 ASAN_BUILD ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
-DEMO_DIR  ?= demo-out
+DEMO_DIR  ?= radfed-demo
 
 .PHONY: all deps deps-build build demo test asan-test fuzz-smoke format clean
 

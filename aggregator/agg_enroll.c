@@ -218,16 +218,25 @@ static enum rf_rc read_request(const uint8_t *req, size_t n,
 	return RF_OK;
 }
 
-static enum rf_rc respond(struct rf_buf *resp, const char *cert_pem,
-			  const char *ca_pem, const char *name,
+/* The response, with the raw Ed25519 public key of D/keys/audit.key that
+ * signs the round offers (the node pins it at enrollment). */
+static enum rf_rc respond(struct agg_ctx *c, struct rf_buf *resp,
+			  const char *cert_pem, const char *name,
 			  const char *role, struct rf_err *e)
 {
 	Radfed__EnrollResponse r = RADFED__ENROLL_RESPONSE__INIT;
+	uint8_t key[RF_ED25519_LEN];
+	enum rf_rc rc;
 
+	rc = rf_key_raw_public(c->audit_key, key, sizeof key, e);
+	if (rc)
+		return rc;
+	r.aggregator_key.data = key;
+	r.aggregator_key.len = sizeof key;
 	r.certificate_pem.data = (uint8_t *)cert_pem;
 	r.certificate_pem.len = strlen(cert_pem);
-	r.ca_pem.data = (uint8_t *)ca_pem;
-	r.ca_pem.len = strlen(ca_pem);
+	r.ca_pem.data = (uint8_t *)c->ca_pem;
+	r.ca_pem.len = strlen(c->ca_pem);
 	r.name = (char *)name;
 	r.role = (char *)role;
 	return rf_pb_pack(&r.base, resp, e);
@@ -309,7 +318,7 @@ enum rf_rc agg_enroll(struct agg_ctx *c, const uint8_t *req, size_t n,
 	if (!rc)
 		rc = agg_ctx_audit(c, RF_AUDIT_EV_ENROLL, rf_buf_str(&d), e);
 	if (!rc)
-		rc = respond(resp, (const char *)pem.data, c->ca_pem, name,
+		rc = respond(c, resp, (const char *)pem.data, name,
 			     agg_role_name(role), e);
 	goto out;
 refused:

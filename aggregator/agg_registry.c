@@ -73,6 +73,23 @@ static const char *const migrations[AGG_REGISTRY_SCHEMA] = {
 	" metrics TEXT NOT NULL CHECK (json_valid(metrics)),"
 	" received_at INTEGER NOT NULL,"
 	" UNIQUE (round, round_no, site));",
+	/* 1 -> 2: what the round state machine keeps (researcher, canonical
+	 * spec and its signature, deadline of the iteration in progress,
+	 * error of a failed round) and the aggregated models */
+	"ALTER TABLE rounds ADD COLUMN researcher TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE rounds ADD COLUMN spec_json TEXT;"
+	"ALTER TABLE rounds ADD COLUMN signature BLOB"
+	" CHECK (signature IS NULL OR length(signature) = 64);"
+	"ALTER TABLE rounds ADD COLUMN deadline INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rounds ADD COLUMN error TEXT;"
+	"CREATE TABLE models ("
+	" round INTEGER NOT NULL REFERENCES rounds (id),"
+	" round_no INTEGER NOT NULL CHECK (round_no >= 0),"
+	" sha256 TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" sites TEXT NOT NULL CHECK (json_valid(sites)),"
+	" created_at INTEGER NOT NULL,"
+	" PRIMARY KEY (round, round_no)) WITHOUT ROWID;",
 };
 
 static const char *const role_names[] = {
@@ -954,7 +971,8 @@ out:
 
 #define ROUND_SQL                                                              \
 	"SELECT id, state, round_no, created_at, updated_at, spec_sha256,"     \
-	" model_sha256, spec, model_path FROM rounds"
+	" model_sha256, spec, model_path, researcher, spec_json, signature,"   \
+	" deadline, error FROM rounds"
 
 /* Fills rd from a ROUND_SQL row with borrowed strings. */
 static enum rf_rc round_read(struct agg_registry *r, sqlite3_stmt *st,
@@ -980,6 +998,40 @@ static enum rf_rc round_read(struct agg_registry *r, sqlite3_stmt *st,
 	if (!rd->spec_yaml)
 		return rf_err_set(e, RF_ENOMEM, "out of memory");
 	rd->model_path = (char *)sqlite3_column_text(st, 8);
+	rc = col_copy(r, st, 9, rd->researcher, sizeof rd->researcher, e);
+	if (rc)
+		return rc;
+	rd->spec_json = (char *)sqlite3_column_text(st, 10);
+	if (sqlite3_column_type(st, 11) == SQLITE_BLOB) {
+		if (sqlite3_column_bytes(st, 11) != AGG_SIG_LEN)
+			return rf_err_set(e, RF_EPROTO,
+					  "'%s': malformed round signature",
+					  r->path);
+		memcpy(rd->signature, sqlite3_column_blob(st, 11),
+		       AGG_SIG_LEN);
+		rd->has_signature = 1;
+	}
+	rd->deadline = sqlite3_column_int64(st, 12);
+	rd->error = (char *)sqlite3_column_text(st, 13);
+	return RF_OK;
+}
+
+/* Duplicates the borrowed strings of *rd (from round_read) into *out. */
+static enum rf_rc round_own(const struct agg_round *rd, struct agg_round *out,
+			    struct rf_err *e)
+{
+	*out = *rd;
+	out->spec_yaml = rf_strdup(rd->spec_yaml);
+	out->model_path = rd->model_path ? rf_strdup(rd->model_path) : NULL;
+	out->spec_json = rd->spec_json ? rf_strdup(rd->spec_json) : NULL;
+	out->error = rd->error ? rf_strdup(rd->error) : NULL;
+	if (!out->spec_yaml || (rd->model_path && !out->model_path) ||
+	    (rd->spec_json && !out->spec_json) || (rd->error && !out->error)) {
+		agg_round_release(out);
+		return rf_err_set(e, RF_ENOMEM,
+				  "out of memory reading round %lld",
+				  (long long)rd->id);
+	}
 	return RF_OK;
 }
 
@@ -1030,6 +1082,61 @@ enum rf_rc agg_registry_round_create(struct agg_registry *r,
 	return rc;
 }
 
+enum rf_rc agg_registry_round_begin(struct agg_registry *r,
+				    const struct agg_round_new *n,
+				    int64_t now, int64_t *id_out,
+				    struct rf_err *e)
+{
+	uint8_t h[RF_SHA256_LEN];
+	char hex[AGG_HEX256_SIZE];
+	sqlite3_stmt *st = NULL;
+	size_t ylen, jlen;
+	enum rf_rc rc;
+	int src;
+
+	if (!n || !state_ok(n->state))
+		return rf_err_set(e, RF_EINVAL, "invalid round state");
+	if (!name_ok(n->researcher))
+		return rf_err_set(e, RF_EINVAL, "invalid researcher name");
+	if (!n->spec_yaml || !n->spec_json)
+		return rf_err_set(e, RF_EINVAL, "no round spec");
+	ylen = strnlen(n->spec_yaml, AGG_SPEC_MAX + 1);
+	jlen = strnlen(n->spec_json, AGG_SPEC_MAX + 1);
+	if (ylen > AGG_SPEC_MAX || jlen > AGG_SPEC_MAX)
+		return rf_err_set(e, RF_ETOOBIG, "round spec over %d bytes",
+				  AGG_SPEC_MAX);
+	rc = rf_sha256(n->spec_json, jlen, h, e);
+	if (!rc)
+		rc = rf_hex_encode(h, sizeof h, hex, sizeof hex, e);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	rc = prepare(r,
+		     "INSERT INTO rounds (spec, spec_sha256, state, round_no,"
+		     " created_at, updated_at, researcher, spec_json)"
+		     " VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+		     &st, e);
+	if (!rc) {
+		sqlite3_bind_text(st, 1, n->spec_yaml, (int)ylen,
+				  SQLITE_STATIC);
+		bind_text(st, 2, hex);
+		bind_text(st, 3, n->state);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, now);
+		bind_text(st, 6, n->researcher);
+		sqlite3_bind_text(st, 7, n->spec_json, (int)jlen,
+				  SQLITE_STATIC);
+		src = sqlite3_step(st);
+		if (src != SQLITE_DONE)
+			rc = db_fail(r, src, "create a round", e);
+		else
+			*id_out = sqlite3_last_insert_rowid(r->db);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
 enum rf_rc agg_registry_round_get(struct agg_registry *r, int64_t id,
 				  struct agg_round *out, struct rf_err *e)
 {
@@ -1055,18 +1162,8 @@ enum rf_rc agg_registry_round_get(struct agg_registry *r, int64_t id,
 		goto out;
 	}
 	rc = round_read(r, st, &rd, e);
-	if (rc)
-		goto out;
-	*out = rd;
-	out->spec_yaml = rf_strdup(rd.spec_yaml);
-	out->model_path = rd.model_path ? rf_strdup(rd.model_path) : NULL;
-	if (!out->spec_yaml || (rd.model_path && !out->model_path)) {
-		agg_round_release(out);
-		rc = rf_err_set(e, RF_ENOMEM,
-				"out of memory reading round "
-				"%lld",
-				(long long)id);
-	}
+	if (!rc)
+		rc = round_own(&rd, out, e);
 out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&r->lock);
@@ -1079,6 +1176,8 @@ void agg_round_release(struct agg_round *rd)
 		return;
 	rf_free(rd->spec_yaml);
 	rf_free(rd->model_path);
+	rf_free(rd->spec_json);
+	rf_free(rd->error);
 	memset(rd, 0, sizeof *rd);
 }
 
@@ -1104,6 +1203,106 @@ static enum rf_rc round_exists(struct agg_registry *r, int64_t id,
 	return rc;
 }
 
+/* ---- models -------------------------------------------------------------- */
+
+static enum rf_rc model_check(const struct agg_model *m, struct rf_err *e)
+{
+	char sha[AGG_HEX256_SIZE];
+
+	if (m->round_no < 0)
+		return rf_err_set(e, RF_EINVAL, "negative model round_no");
+	if (!hex64_norm(m->sha256, sha))
+		return rf_err_set(e, RF_EINVAL, "malformed model sha256");
+	if (!m->path || !m->path[0] ||
+	    strnlen(m->path, AGG_PATH_MAX + 1) > AGG_PATH_MAX)
+		return rf_err_set(e, RF_EINVAL, "bad model path");
+	if (m->sites_json &&
+	    strnlen(m->sites_json, AGG_SITES_JSON_MAX + 1) > AGG_SITES_JSON_MAX)
+		return rf_err_set(e, RF_ETOOBIG, "model site list too long");
+	return RF_OK;
+}
+
+/* Inserts model row m (checked) inside an open transaction. */
+static enum rf_rc model_insert(struct agg_registry *r,
+			       const struct agg_model *m, struct rf_err *e)
+{
+	char sha[AGG_HEX256_SIZE];
+	sqlite3_stmt *st = NULL;
+	enum rf_rc rc;
+	int src;
+
+	(void)hex64_norm(m->sha256, sha);
+	rc = prepare(r,
+		     "INSERT INTO models (round, round_no, sha256, path, sites,"
+		     " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+		     &st, e);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, m->round_id);
+	sqlite3_bind_int64(st, 2, m->round_no);
+	bind_text(st, 3, sha);
+	bind_text(st, 4, m->path);
+	bind_text(st, 5, m->sites_json ? m->sites_json : "[]");
+	sqlite3_bind_int64(st, 6, m->created_at);
+	src = sqlite3_step(st);
+	if (src == SQLITE_CONSTRAINT_PRIMARYKEY ||
+	    src == SQLITE_CONSTRAINT_UNIQUE)
+		rc = rf_err_set(e, RF_EEXIST,
+				"model %lld of round %lld is already "
+				"recorded",
+				(long long)m->round_no,
+				(long long)m->round_id);
+	else if (src == SQLITE_CONSTRAINT_CHECK)
+		rc = rf_err_set(e, RF_EINVAL,
+				"model site list is not JSON");
+	else if (src != SQLITE_DONE)
+		rc = db_fail(r, src, "add a model", e);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum rf_rc agg_registry_models(struct agg_registry *r, int64_t round_id,
+			       agg_model_fn fn, void *ctx, struct rf_err *e)
+{
+	sqlite3_stmt *st = NULL;
+	struct agg_model m;
+	enum rf_rc rc;
+	int src;
+
+	pthread_mutex_lock(&r->lock);
+	rc = prepare(r,
+		     "SELECT round_no, sha256, path, sites, created_at"
+		     " FROM models WHERE round = ? ORDER BY round_no",
+		     &st, e);
+	if (!rc)
+		sqlite3_bind_int64(st, 1, round_id);
+	while (!rc) {
+		src = sqlite3_step(st);
+		if (src == SQLITE_DONE)
+			break;
+		if (src != SQLITE_ROW) {
+			rc = db_fail(r, src, "list models", e);
+			break;
+		}
+		memset(&m, 0, sizeof m);
+		m.round_id = round_id;
+		m.round_no = sqlite3_column_int64(st, 0);
+		m.created_at = sqlite3_column_int64(st, 4);
+		rc = col_copy(r, st, 1, m.sha256, sizeof m.sha256, e);
+		if (rc)
+			break;
+		m.path = (const char *)sqlite3_column_text(st, 2);
+		m.sites_json = (const char *)sqlite3_column_text(st, 3);
+		if (!m.path || !m.sites_json)
+			rc = rf_err_set(e, RF_ENOMEM, "out of memory");
+		else
+			rc = fn(&m, ctx, e);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
 enum rf_rc agg_registry_round_set_state(struct agg_registry *r, int64_t id,
 					const char *expected,
 					const struct agg_round_change *c,
@@ -1121,11 +1320,27 @@ enum rf_rc agg_registry_round_set_state(struct agg_registry *r, int64_t id,
 	if (c->model_path &&
 	    strnlen(c->model_path, AGG_PATH_MAX + 1) > AGG_PATH_MAX)
 		return rf_err_set(e, RF_ETOOBIG, "model path too long");
+	if (c->error && strnlen(c->error, AGG_ERROR_MAX + 1) > AGG_ERROR_MAX)
+		return rf_err_set(e, RF_ETOOBIG, "round error text too long");
+	if (c->deadline < 0)
+		return rf_err_set(e, RF_EINVAL, "negative round deadline");
+	if (c->model) {
+		rc = model_check(c->model, e);
+		if (rc)
+			return rc;
+		if (c->model->round_id != id)
+			return rf_err_set(e, RF_EINVAL,
+					  "model of round %lld given for "
+					  "round %lld",
+					  (long long)c->model->round_id,
+					  (long long)id);
+	}
 	pthread_mutex_lock(&r->lock);
 	rc = tx_begin(r, e);
 	if (rc)
 		goto out;
-	rc = prepare(r, "SELECT state FROM rounds WHERE id = ?", &st, e);
+	rc = prepare(r, "SELECT state, round_no FROM rounds WHERE id = ?",
+		     &st, e);
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -1148,13 +1363,31 @@ enum rf_rc agg_registry_round_set_state(struct agg_registry *r, int64_t id,
 				(long long)id, cur, expected);
 		goto out;
 	}
+	if (c->expected_round_no > 0 &&
+	    sqlite3_column_int64(st, 1) != c->expected_round_no) {
+		rc = rf_err_set(e, RF_EPOLICY,
+				"round %lld is at iteration %lld, not %lld",
+				(long long)id,
+				(long long)sqlite3_column_int64(st, 1),
+				(long long)c->expected_round_no);
+		goto out;
+	}
 	sqlite3_finalize(st);
+	st = NULL;
+	if (c->model) {
+		rc = model_insert(r, c->model, e);
+		if (rc)
+			goto out;
+	}
 	rc = prepare(r,
 		     "UPDATE rounds SET state = ?1,"
 		     " round_no = CASE WHEN ?2 < 0 THEN round_no ELSE ?2 END,"
 		     " model_sha256 = coalesce(?3, model_sha256),"
 		     " model_path = coalesce(?4, model_path),"
-		     " updated_at = ?5 WHERE id = ?6",
+		     " updated_at = ?5,"
+		     " error = coalesce(?7, error),"
+		     " deadline = CASE WHEN ?8 > 0 THEN ?8 ELSE deadline END,"
+		     " signature = coalesce(?9, signature) WHERE id = ?6",
 		     &st, e);
 	if (rc)
 		goto out;
@@ -1164,6 +1397,13 @@ enum rf_rc agg_registry_round_set_state(struct agg_registry *r, int64_t id,
 	bind_text(st, 4, c->model_path);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, id);
+	bind_text(st, 7, c->error);
+	sqlite3_bind_int64(st, 8, c->deadline);
+	if (c->signature)
+		sqlite3_bind_blob(st, 9, c->signature, AGG_SIG_LEN,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 9);
 	src = sqlite3_step(st);
 	if (src != SQLITE_DONE) {
 		rc = db_fail(r, src, "change a round", e);

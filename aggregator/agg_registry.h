@@ -2,8 +2,8 @@
  * agg_registry.h - the aggregator's registry: one SQLite file (registry.db
  * in the aggregator folder) holding the enrolled identities and their
  * certificates, the one-time enrollment invitations, the rounds, their
- * participants and the accepted model updates. The schema is documented in
- * docs/formats.md ("Aggregator registry").
+ * participants, the accepted model updates and the aggregated models. The
+ * schema is documented in docs/formats.md ("Aggregator registry").
  *
  * The registry stores; it does not decide. The round state machine, the
  * enrollment service and the RPC layer's role check sit on top of it and
@@ -44,7 +44,7 @@
 #include "rf_err.h"
 
 /* The schema version this code writes and understands. */
-#define AGG_REGISTRY_SCHEMA 1
+#define AGG_REGISTRY_SCHEMA 2
 /* How long a call waits for another connection's write lock. */
 #define AGG_REGISTRY_BUSY_MS 10000
 
@@ -62,6 +62,10 @@
 #define AGG_SPEC_MAX     (1024 * 1024)
 #define AGG_METRICS_MAX  (64 * 1024)
 #define AGG_PATH_MAX     4096
+#define AGG_ERROR_MAX    1024       /* a failed round's reason */
+#define AGG_SITES_JSON_MAX (1024 * 1024) /* a model's list of sites */
+/* An Ed25519 signature (a round's). */
+#define AGG_SIG_LEN 64
 
 struct agg_registry;
 
@@ -213,11 +217,37 @@ struct agg_round {
 	char state[AGG_STATE_MAX + 1];
 	int64_t round_no;
 	int64_t created_at, updated_at;
-	char spec_sha256[AGG_HEX256_SIZE];  /* of the spec text's bytes */
+	/* of spec_json when set (agg_registry_round_begin), else of the spec
+	 * text's bytes (agg_registry_round_create) */
+	char spec_sha256[AGG_HEX256_SIZE];
 	char model_sha256[AGG_HEX256_SIZE]; /* "" until a model is set */
 	char *spec_yaml;                    /* the round spec, verbatim */
 	char *model_path;                   /* NULL until a model is set */
+	/* schema 2 */
+	char researcher[AGG_NAME_MAX + 1]; /* "" for rounds of schema 1 */
+	char *spec_json;    /* canonical spec (pol_spec_canonical), or NULL */
+	uint8_t signature[AGG_SIG_LEN]; /* valid when has_signature */
+	int has_signature;
+	int64_t deadline;   /* end of the iteration in progress, 0: none */
+	char *error;        /* why the round failed, or NULL */
 };
+
+/* What agg_registry_round_begin records. */
+struct agg_round_new {
+	const char *spec_yaml;  /* as submitted, <= AGG_SPEC_MAX bytes */
+	const char *spec_json;  /* its canonical form, <= AGG_SPEC_MAX */
+	const char *researcher; /* who started it (a valid name) */
+	const char *state;      /* the first state */
+};
+
+/* Records a new round (schema 2): spec_sha256 is the SHA-256 of spec_json
+ * (the spec's identity), round_no 0, created and updated at now. *id_out
+ * receives its id. RF_EINVAL for a bad state or researcher, RF_ETOOBIG for
+ * a long spec; nothing is written on failure. */
+enum rf_rc agg_registry_round_begin(struct agg_registry *r,
+				    const struct agg_round_new *n,
+				    int64_t now, int64_t *id_out,
+				    struct rf_err *e) RF_WUR;
 
 /* Records a new round with its spec (YAML text, stored verbatim, at most
  * AGG_SPEC_MAX bytes) in state, round_no 0, at now. *id_out receives its
@@ -237,18 +267,40 @@ enum rf_rc agg_registry_round_get(struct agg_registry *r, int64_t id,
  * it. Accepts NULL. */
 void agg_round_release(struct agg_round *rd);
 
-/* What a state change writes besides the state. */
+/* One aggregated (or initial) model of a round. Strings are borrowed. */
+struct agg_model {
+	int64_t round_id;
+	int64_t round_no;             /* 0: the initial model */
+	char sha256[AGG_HEX256_SIZE]; /* of the model file's bytes */
+	const char *path;             /* the model file */
+	const char *sites_json;       /* JSON array of the sites summed;
+				       * NULL stores "[]" */
+	int64_t created_at;
+};
+
+/* What a state change writes besides the state. Fields after model_path
+ * came with schema 2; zero keeps what is stored. */
 struct agg_round_change {
 	const char *state;        /* the new state, required */
 	int64_t round_no;         /* the new round number; < 0 keeps it */
 	const char *model_sha256; /* 64 hex digits; NULL keeps it */
 	const char *model_path;   /* NULL keeps it */
+	int64_t expected_round_no; /* > 0: the change also requires the
+				    * round at this round_no; 0: any */
+	int64_t deadline;         /* > 0 sets it; 0 keeps it */
+	const char *error;        /* <= AGG_ERROR_MAX bytes; NULL keeps */
+	const uint8_t *signature; /* AGG_SIG_LEN bytes; NULL keeps */
+	const struct agg_model *model; /* recorded in the same transaction
+					* (RF_EEXIST if that round_no has
+					* one); NULL: none */
 };
 
 /* Compare-and-set, in one transaction: when round id is in state
- * `expected`, writes c and updated_at = now. RF_EPOLICY (message naming
- * both states) when the round is in another state, RF_ENOTFOUND when
- * unknown, RF_EINVAL for bad values; nothing is written on failure. */
+ * `expected` (and at c->expected_round_no when given), writes c and
+ * updated_at = now. RF_EPOLICY (message naming both states, or both
+ * iterations) when the round is elsewhere, RF_ENOTFOUND when unknown,
+ * RF_EINVAL for bad values, RF_EEXIST when c->model's round_no is already
+ * recorded; nothing is written on failure. */
 enum rf_rc agg_registry_round_set_state(struct agg_registry *r, int64_t id,
 					const char *expected,
 					const struct agg_round_change *c,
@@ -261,6 +313,15 @@ typedef enum rf_rc (*agg_round_fn)(const struct agg_round *rd, void *ctx,
 /* Calls fn for every round in id order. */
 enum rf_rc agg_registry_round_list(struct agg_registry *r, agg_round_fn fn,
 				   void *ctx, struct rf_err *e) RF_WUR;
+
+typedef enum rf_rc (*agg_model_fn)(const struct agg_model *m, void *ctx,
+				   struct rf_err *e);
+
+/* Calls fn for every model of round_id in round_no order (borrowed
+ * strings). A round without models calls nothing. */
+enum rf_rc agg_registry_models(struct agg_registry *r, int64_t round_id,
+			       agg_model_fn fn, void *ctx,
+			       struct rf_err *e) RF_WUR;
 
 /* ---- participants ------------------------------------------------------- */
 

@@ -4,21 +4,43 @@
 #include <string.h>
 
 #include "agg_enroll.h"
+#include "agg_round.h"
 #include "rf_alloc.h"
+#include "rf_audit_events.h"
+#include "rf_log.h"
 #include "rf_rpc.h"
 
 struct agg_server {
 	struct agg_ctx *ctx;
 	struct rf_rpc_server *rpc;
+	struct agg_rounds *rounds; /* the round engine (agg_round.h) */
 };
 
 static const char *const roles_identity[] = { "site", "researcher",
 					      "auditor", NULL };
+static const char *const roles_site[] = { "site", NULL };
+static const char *const roles_researcher[] = { "researcher", NULL };
 
 static enum rf_rc h_enroll(struct rf_rpc_call *call, void *user,
 			   struct rf_err *e);
 static enum rf_rc h_ping(struct rf_rpc_call *call, void *user,
 			 struct rf_err *e);
+static enum rf_rc h_next_task(struct rf_rpc_call *call, void *user,
+			      struct rf_err *e);
+static enum rf_rc h_decide(struct rf_rpc_call *call, void *user,
+			   struct rf_err *e);
+static enum rf_rc h_get_model(struct rf_rpc_call *call, void *user,
+			      struct rf_err *e);
+static enum rf_rc h_upload(struct rf_rpc_call *call, void *user,
+			   struct rf_err *e);
+static enum rf_rc h_start_round(struct rf_rpc_call *call, void *user,
+				struct rf_err *e);
+static enum rf_rc h_round_status(struct rf_rpc_call *call, void *user,
+				 struct rf_err *e);
+static enum rf_rc h_watch_round(struct rf_rpc_call *call, void *user,
+				struct rf_err *e);
+static enum rf_rc h_export(struct rf_rpc_call *call, void *user,
+			   struct rf_err *e);
 
 /*
  * THE authorisation table: every method the aggregator serves, who may
@@ -29,12 +51,32 @@ static const struct rf_rpc_method methods[] = {
 	{ AGG_ENROLL_PATH, RF_RPC_UNARY, 1, NULL, AGG_ENROLL_REQUEST_MAX,
 	  h_enroll },
 	{ AGG_PING_PATH, RF_RPC_UNARY, 0, roles_identity, 64, h_ping },
+	/* rounds (agg_round.h) */
+	{ AGG_NEXT_TASK_PATH, RF_RPC_UNARY, 0, roles_site,
+	  AGG_SMALL_REQUEST_MAX, h_next_task },
+	{ AGG_DECIDE_PATH, RF_RPC_UNARY, 0, roles_site, AGG_DECIDE_MAX,
+	  h_decide },
+	{ AGG_GET_MODEL_PATH, RF_RPC_SERVER_STREAM, 0, roles_site,
+	  AGG_SMALL_REQUEST_MAX, h_get_model },
+	{ AGG_UPLOAD_PATH, RF_RPC_CLIENT_STREAM, 0, roles_site,
+	  AGG_UPLOAD_MSG_MAX, h_upload },
+	{ AGG_START_ROUND_PATH, RF_RPC_UNARY, 0, roles_researcher,
+	  AGG_START_ROUND_MAX, h_start_round },
+	{ AGG_ROUND_STATUS_PATH, RF_RPC_UNARY, 0, roles_researcher,
+	  AGG_SMALL_REQUEST_MAX, h_round_status },
+	{ AGG_WATCH_ROUND_PATH, RF_RPC_SERVER_STREAM, 0, roles_researcher,
+	  AGG_SMALL_REQUEST_MAX, h_watch_round },
+	{ AGG_EXPORT_PATH, RF_RPC_SERVER_STREAM, 0, roles_researcher,
+	  AGG_SMALL_REQUEST_MAX, h_export },
 };
+
+static void refused_audit(struct agg_ctx *c, const char *method,
+			  const struct rf_rpc_peer *peer, const char *reason);
 
 /* Step 3 of the checks (agg_server.h): the registry agrees with the
  * certificate on the caller's name and role. */
-static enum rf_rc check_caller(struct agg_ctx *c, struct rf_rpc_call *call,
-			       struct rf_err *e)
+static enum rf_rc check_registry(struct agg_ctx *c, struct rf_rpc_call *call,
+				 struct rf_err *e)
 {
 	const struct rf_rpc_peer *p = rf_rpc_call_peer(call);
 	struct agg_identity id;
@@ -58,6 +100,19 @@ static enum rf_rc check_caller(struct agg_ctx *c, struct rf_rpc_call *call,
 				  "registry",
 				  p->cn);
 	return RF_OK;
+}
+
+/* check_registry, with its refusals audited as rpc.refused like those of
+ * rf_rpc (refused below). */
+static enum rf_rc check_caller(struct agg_ctx *c, struct rf_rpc_call *call,
+			       struct rf_err *e)
+{
+	enum rf_rc rc = check_registry(c, call, e);
+
+	if (rc)
+		refused_audit(c, rf_rpc_call_method(call)->path,
+			      rf_rpc_call_peer(call), rf_err_msg(e));
+	return rc;
 }
 
 static enum rf_rc h_enroll(struct rf_rpc_call *call, void *user,
@@ -88,6 +143,26 @@ static enum rf_rc h_ping(struct rf_rpc_call *call, void *user,
 	return check_caller(s->ctx, call, e);
 }
 
+/* The round methods: the caller checked, then the engine. */
+#define ROUND_HANDLER(h, fn)                                                   \
+	static enum rf_rc h(struct rf_rpc_call *call, void *user,              \
+			    struct rf_err *e)                                  \
+	{                                                                      \
+		struct agg_server *s = user;                                   \
+		enum rf_rc rc = check_caller(s->ctx, call, e);                 \
+                                                                               \
+		return rc ? rc : fn(s->rounds, call, e);                       \
+	}
+ROUND_HANDLER(h_next_task, agg_rounds_next_task)
+ROUND_HANDLER(h_decide, agg_rounds_decide)
+ROUND_HANDLER(h_get_model, agg_rounds_get_model)
+ROUND_HANDLER(h_upload, agg_rounds_upload)
+ROUND_HANDLER(h_start_round, agg_rounds_start)
+ROUND_HANDLER(h_round_status, agg_rounds_status)
+ROUND_HANDLER(h_watch_round, agg_rounds_watch)
+ROUND_HANDLER(h_export, agg_rounds_export)
+#undef ROUND_HANDLER
+
 /* rf_rpc's revocation hook, on every call of a certified peer: unknown,
  * revoked and expired certificates are refused. */
 static int is_revoked(const char *fingerprint, void *user)
@@ -102,6 +177,59 @@ static int is_revoked(const char *fingerprint, void *user)
 	return id.revoked_at != 0 || agg_ctx_now(s->ctx) >= id.not_after;
 }
 
+/* Audits a call refused before its handler (best effort: the refusal
+ * stands whatever happens to its record) as rpc.refused {method, site,
+ * cert_sha256, reason}; site and cert_sha256 are what the certificate
+ * presented says, "" without one. */
+static void refused_audit(struct agg_ctx *c, const char *method,
+			  const struct rf_rpc_peer *peer, const char *reason)
+{
+	struct rf_buf d = RF_BUF_INIT(4096);
+	struct rf_err e = { 0 };
+	const char *fp = peer->anonymous ? "" : peer->fingerprint;
+	const char *cn = peer->anonymous ? "" : peer->cn;
+	enum rf_rc rc;
+
+	rc = rf_buf_printf(&d, &e, "{\"%s\":", RF_AUDIT_KEY_METHOD);
+	if (!rc)
+		rc = rf_json_quote(&d, method, strlen(method), &e);
+	if (!rc)
+		rc = rf_buf_printf(&d, &e, ",\"%s\":", RF_AUDIT_KEY_SITE);
+	if (!rc)
+		rc = rf_json_quote(&d, cn, strlen(cn), &e);
+	if (!rc)
+		rc = rf_buf_printf(&d, &e, ",\"%s\":",
+				   RF_AUDIT_KEY_CERT_SHA256);
+	if (!rc)
+		rc = rf_json_quote(&d, fp, strlen(fp), &e);
+	if (!rc)
+		rc = rf_buf_printf(&d, &e, ",\"%s\":", RF_AUDIT_KEY_REASON);
+	if (!rc)
+		rc = rf_json_quote(&d, reason, strlen(reason), &e);
+	if (!rc)
+		rc = rf_buf_putc(&d, '}', &e);
+	if (!rc)
+		(void)!agg_ctx_audit(c, RF_AUDIT_EV_RPC_REFUSED,
+				     rf_buf_str(&d), &e);
+	rf_buf_release(&d);
+}
+
+/* rf_rpc's refused hook: every call refused before its handler. */
+static void refused(const char *method, const struct rf_rpc_peer *peer,
+		    enum rf_rc rc, const char *reason, void *user)
+{
+	struct agg_server *s = user;
+
+	(void)rc;
+	refused_audit(s->ctx, method, peer, reason);
+}
+
+const struct rf_rpc_method *agg_server_methods(size_t *n)
+{
+	*n = sizeof methods / sizeof methods[0];
+	return methods;
+}
+
 enum rf_rc agg_server_create(struct agg_ctx *c, const char *listen,
 			     struct agg_server **out, struct rf_err *e)
 {
@@ -114,6 +242,11 @@ enum rf_rc agg_server_create(struct agg_ctx *c, const char *listen,
 	if (!s)
 		return rf_err_set(e, RF_ENOMEM, "out of memory");
 	s->ctx = c;
+	rc = agg_rounds_create(c, &s->rounds, e);
+	if (rc) {
+		rf_free(s);
+		return rc;
+	}
 	memset(&o, 0, sizeof o);
 	o.listen = listen ? listen : c->listen;
 	o.cert_pem = c->server_chain_pem;
@@ -122,9 +255,11 @@ enum rf_rc agg_server_create(struct agg_ctx *c, const char *listen,
 	o.methods = methods;
 	o.n_methods = sizeof methods / sizeof methods[0];
 	o.revoked = is_revoked;
+	o.refused = refused;
 	o.user = s;
 	rc = rf_rpc_server_create(&o, &s->rpc, e);
 	if (rc) {
+		agg_rounds_destroy(s->rounds);
 		rf_free(s);
 		return rc;
 	}
@@ -137,10 +272,16 @@ int agg_server_port(const struct agg_server *s)
 	return rf_rpc_server_port(s->rpc);
 }
 
+struct agg_rounds *agg_server_rounds(struct agg_server *s)
+{
+	return s->rounds;
+}
+
 void agg_server_destroy(struct agg_server *s)
 {
 	if (!s)
 		return;
 	rf_rpc_server_destroy(s->rpc);
+	agg_rounds_destroy(s->rounds);
 	rf_free(s);
 }

@@ -12,20 +12,29 @@
  * pseudo-random data (splitmix64), so TLS has nothing to gain from its
  * content; it travels in RF_RPC_CHUNK (1 MiB) messages.
  *
- * One run: the client uploads the payload (rf_rpc_client_upload), the
- * handler reassembles it (rf_rpc_call_read_all) and answers its length;
- * then the client downloads it (rf_rpc_client_download), the handler
- * sending it with rf_rpc_call_send_chunked. Each transfer is timed from the
- * call to its return; afterwards, untimed, the SHA-256 of what arrived is
- * checked against that of what was sent. RUNS runs (default 3); the rates
- * come from the median time of each direction.
+ * The payload travels as radfed.Chunk messages (rf_chunk.h: at most
+ * RF_CHUNK_DATA bytes of data each, the SHA-256 of the whole in the last
+ * one, checked by the receiver), the way models and updates move:
+ *   mem:  memory to memory (rf_chunk_out_mem -> rf_chunk_in_mem);
+ *   file: file to file (rf_chunk_out_file -> rf_chunk_in_file: read from
+ *         the page cache, written to a temporary file, fsync'ed, renamed).
+ * Upload: the client streams the chunks (rf_rpc_client_client_stream), the
+ * handler feeds each message to rf_chunk_in_feed and answers the length.
+ * Download: the handler sends them with rf_chunk_send, the client receives
+ * with rf_chunk_download. Each transfer is timed from the call to its
+ * return; afterwards, untimed, the SHA-256 of what arrived is checked
+ * against that of what was sent (file transfers: the receiver's check).
+ * RUNS runs (default 3) of each of the four; rates from the median times.
  *
- * Prints one line of key=value pairs: upload_mb_s, download_mb_s (1 MB =
- * 10^6 bytes), payload_mb, the fastest and slowest times of each
- * direction, and peak_rss_mb (getrusage ru_maxrss). What the process holds
- * at its peak: the payload, one reassembled copy (the server's upload or
- * the client's download, each freed once checked) and gRPC's buffers, a
- * few chunks; so peak RSS should stay near twice the payload.
+ * Prints one line of key=value pairs: upload_mb_s, download_mb_s (memory
+ * to memory), file_upload_mb_s, file_download_mb_s (1 MB = 10^6 bytes),
+ * payload_mb, the fastest and slowest times of the memory transfers,
+ * peak_rss_mb (getrusage ru_maxrss), and mem_mb_per_cpu_s,
+ * file_mb_per_cpu_s: MB moved per CPU second of the process (both ends,
+ * all threads, user and system), a figure the load of a shared machine
+ * does not change much. What the process holds at its peak:
+ * the payload, one received copy (memory transfers; freed once checked)
+ * and a few chunks; so peak RSS should stay near twice the payload.
  * bench/transport.sh puts the rates beside openssl's AES-256-GCM speed
  * from the same run.
  */
@@ -39,6 +48,7 @@
 
 #include "rf_alloc.h"
 #include "rf_buf.h"
+#include "rf_chunk.h"
 #include "rf_crypto.h"
 #include "rf_file.h"
 #include "rf_rpc.h"
@@ -56,12 +66,25 @@ struct bench {
 	const uint8_t *payload; /* what the server sends */
 	size_t len;
 	struct rf_buf got; /* what the server received (upload) */
+	int files;         /* 1: file to file */
+	char src[600];     /* the payload as a file */
+	char dst[600];     /* where a file transfer lands */
 };
 
 struct cred {
 	struct rf_buf cert; /* PEM */
 	struct rf_buf key;  /* PEM */
 };
+
+/* CPU seconds (user and system) of the whole process: both ends. */
+static double cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static double now(void)
 {
@@ -107,18 +130,39 @@ static enum rf_rc h_upload(struct rf_rpc_call *c, void *user,
 			   struct rf_err *e)
 {
 	struct bench *b = user;
+	struct rf_buf msg = RF_BUF_INIT(RF_CHUNK_MSG_MAX);
+	struct rf_chunk_in in;
 	uint8_t out[8];
+	uint64_t len = 0;
+	int eof = 0;
 	enum rf_rc rc;
 
 	rf_buf_reset(&b->got);
-	/* one allocation of the payload's size, not a doubling series */
-	rc = rf_buf_reserve(&b->got, b->len, e);
+	if (b->files) {
+		rc = rf_chunk_in_file(&in, b->dst, b->len, e);
+	} else {
+		/* one allocation of the payload's size, not a doubling
+		 * series */
+		rc = rf_buf_reserve(&b->got, b->len, e);
+		if (rc == RF_OK)
+			rc = rf_chunk_in_mem(&in, &b->got, b->len, e);
+	}
+	if (rc != RF_OK)
+		return rc;
+	while (rc == RF_OK) {
+		rc = rf_rpc_call_read(c, &msg, &eof, e);
+		if (rc != RF_OK || eof)
+			break;
+		rc = rf_chunk_in_feed(&in, msg.data, msg.len, e);
+	}
 	if (rc == RF_OK)
-		rc = rf_rpc_call_read_all(c, &b->got, e);
+		rc = rf_chunk_in_finish(&in, NULL, &len, e);
+	rf_chunk_in_release(&in);
+	rf_buf_release(&msg);
 	if (rc != RF_OK)
 		return rc;
 	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)((uint64_t)b->got.len >> (8 * i));
+		out[i] = (uint8_t)(len >> (8 * i));
 	return rf_rpc_call_respond(c, out, sizeof out, e);
 }
 
@@ -126,14 +170,33 @@ static enum rf_rc h_download(struct rf_rpc_call *c, void *user,
 			     struct rf_err *e)
 {
 	struct bench *b = user;
+	struct rf_chunk_out o;
+	enum rf_rc rc;
 
-	return rf_rpc_call_send_chunked(c, b->payload, b->len, e);
+	if (b->files)
+		rc = rf_chunk_out_file(&o, b->src, 0, e);
+	else
+		rc = rf_chunk_out_mem(&o, b->payload, b->len, 0, e);
+	if (rc == RF_OK)
+		rc = rf_chunk_send(c, &o, e);
+	rf_chunk_out_release(&o);
+	return rc;
+}
+
+/* The client's side of an upload: the chunks of o. */
+static enum rf_rc up_next(const uint8_t **p, size_t *n, void *ctx,
+			  struct rf_err *e)
+{
+	struct rf_chunk_out *o = ctx;
+	int last;
+
+	return rf_chunk_out_next(o, p, n, &last, e);
 }
 
 static const char *const roles_site[] = {"site", NULL};
 
 static const struct rf_rpc_method methods[] = {
-	{M_UPLOAD, RF_RPC_CLIENT_STREAM, 0, roles_site, RF_RPC_CHUNK,
+	{M_UPLOAD, RF_RPC_CLIENT_STREAM, 0, roles_site, RF_CHUNK_MSG_MAX,
 	 h_upload},
 	{M_DOWNLOAD, RF_RPC_SERVER_STREAM, 0, roles_site, 16, h_download},
 };
@@ -192,6 +255,73 @@ static void cred_release(struct cred *c)
 	rf_buf_release_secret(&c->key);
 }
 
+/* ---- the transfers ------------------------------------------------------ */
+
+static enum rf_rc upload(struct rf_rpc_client *cli, struct bench *b,
+			 struct rf_buf *resp, double *secs, struct rf_err *e)
+{
+	struct rf_chunk_out o;
+	uint64_t len = 0;
+	double t0 = now();
+	enum rf_rc rc;
+
+	if (b->files)
+		rc = rf_chunk_out_file(&o, b->src, 0, e);
+	else
+		rc = rf_chunk_out_mem(&o, b->payload, b->len, 0, e);
+	if (rc == RF_OK)
+		rc = rf_rpc_client_client_stream(cli, M_UPLOAD, up_next, &o,
+						 DEADLINE_MS, resp, e);
+	rf_chunk_out_release(&o);
+	*secs = now() - t0;
+	for (int i = 7; rc == RF_OK && i >= 0 && resp->len == 8; i--)
+		len = len << 8 | resp->data[i];
+	if (rc == RF_OK && (resp->len != 8 || len != b->len))
+		rc = rf_err_set(e, RF_EINTEGRITY,
+				"the server received %llu bytes",
+				(unsigned long long)len);
+	return rc;
+}
+
+static enum rf_rc download(struct rf_rpc_client *cli, struct bench *b,
+			   struct rf_buf *down, double *secs,
+			   struct rf_err *e)
+{
+	struct rf_chunk_in in;
+	double t0 = now();
+	enum rf_rc rc;
+
+	if (b->files) {
+		rc = rf_chunk_in_file(&in, b->dst, b->len, e);
+	} else {
+		rf_buf_init(down, b->len);
+		rc = rf_buf_reserve(down, b->len, e);
+		if (rc == RF_OK)
+			rc = rf_chunk_in_mem(&in, down, b->len, e);
+	}
+	if (rc == RF_OK)
+		rc = rf_chunk_download(cli, M_DOWNLOAD, NULL, 0, DEADLINE_MS,
+				       &in, NULL, NULL, e);
+	rf_chunk_in_release(&in);
+	*secs = now() - t0;
+	return rc;
+}
+
+/* 0 when got holds the payload (by its SHA-256). */
+static int check(const struct rf_buf *got, const uint8_t *want,
+		 const char *what, long run)
+{
+	uint8_t h[RF_SHA256_LEN];
+
+	if (rf_sha256(got->data, got->len, h, NULL) ||
+	    memcmp(h, want, sizeof h) != 0) {
+		fprintf(stderr, "bench_transport: %s %ld: other bytes "
+			"arrived\n", what, run + 1);
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int die(const char *what, const struct rf_err *e)
@@ -224,11 +354,12 @@ int main(int argc, char **argv)
 	struct rf_rpc_client_opts co = {0};
 	struct rf_rpc_server *srv = NULL;
 	struct rf_rpc_client *cli = NULL;
-	struct bench b = {NULL, 0, RF_BUF_INIT(0)};
+	struct bench b = {NULL, 0, RF_BUF_INIT(0), 0, "", ""};
 	struct rf_buf resp = RF_BUF_INIT(64), down = RF_BUF_INIT(0);
 	uint8_t *payload = NULL;
-	uint8_t want[RF_SHA256_LEN], got[RF_SHA256_LEN];
-	double up[RUNS_MAX], dn[RUNS_MAX], t0;
+	uint8_t want[RF_SHA256_LEN];
+	double up[RUNS_MAX], dn[RUNS_MAX], fup[RUNS_MAX], fdn[RUNS_MAX];
+	double cpu_s[2] = {0, 0};
 	char dir[] = "/tmp/bench_transport.XXXXXX", target[64];
 	struct rusage ru;
 	long mb = 100, runs = 3;
@@ -275,6 +406,8 @@ int main(int argc, char **argv)
 	}
 	b.payload = payload;
 	b.len = n;
+	snprintf(b.src, sizeof b.src, "%s/payload", dir);
+	snprintf(b.dst, sizeof b.dst, "%s/received", dir);
 	rf_buf_init(&b.got, n);
 	rf_buf_init(&down, n);
 
@@ -301,60 +434,65 @@ int main(int argc, char **argv)
 		ret = die("client", &e);
 		goto out;
 	}
+	if (rf_file_write_atomic(b.src, payload, n, 0600, &e)) {
+		ret = die("payload file", &e);
+		goto out;
+	}
 	for (long r = 0; r < runs; r++) {
-		uint64_t len = 0;
+		for (int files = 0; files < 2; files++) {
+			double t_up, t_dn, c0, c1, c2, c3;
 
-		t0 = now();
-		if (rf_rpc_client_upload(cli, M_UPLOAD, payload, n,
-					 DEADLINE_MS, &resp, &e)) {
-			ret = die("upload", &e);
-			goto out;
+			b.files = files;
+			/* each received copy goes once checked: at most one
+			 * besides the payload is alive at any time */
+			c0 = cpu();
+			if (upload(cli, &b, &resp, &t_up, &e)) {
+				ret = die("upload", &e);
+				goto out;
+			}
+			c1 = cpu();
+			if (!files && check(&b.got, want, "upload", r))
+				goto out;
+			rf_buf_release(&b.got);
+			unlink(b.dst);
+			c2 = cpu();
+			if (download(cli, &b, &down, &t_dn, &e)) {
+				ret = die("download", &e);
+				goto out;
+			}
+			c3 = cpu();
+			if (!files && check(&down, want, "download", r))
+				goto out;
+			rf_buf_release(&down);
+			unlink(b.dst);
+			cpu_s[files] += (c1 - c0) + (c3 - c2);
+			if (files) {
+				fup[r] = t_up;
+				fdn[r] = t_dn;
+			} else {
+				up[r] = t_up;
+				dn[r] = t_dn;
+			}
 		}
-		up[r] = now() - t0;
-		for (int i = 7; i >= 0 && resp.len == 8; i--)
-			len = len << 8 | resp.data[i];
-		if (resp.len != 8 || len != n ||
-		    rf_sha256(b.got.data, b.got.len, got, &e) ||
-		    memcmp(got, want, sizeof want) != 0) {
-			fprintf(stderr, "bench_transport: upload %ld: the "
-				"server received other bytes\n", r + 1);
-			goto out;
-		}
-		/* the server's copy goes before the download starts */
-		rf_buf_release(&b.got);
-
-		/* one allocation of the payload's size, not a doubling
-		 * series; the client's copy goes after the check, so at most
-		 * one copy besides the payload is alive at any time */
-		if (rf_buf_reserve(&down, n, &e)) {
-			ret = die("download buffer", &e);
-			goto out;
-		}
-		t0 = now();
-		if (rf_rpc_client_download(cli, M_DOWNLOAD, NULL, 0,
-					   DEADLINE_MS, &down, &e)) {
-			ret = die("download", &e);
-			goto out;
-		}
-		dn[r] = now() - t0;
-		if (down.len != n || rf_sha256(down.data, down.len, got, &e) ||
-		    memcmp(got, want, sizeof want) != 0) {
-			fprintf(stderr, "bench_transport: download %ld: the "
-				"client received other bytes\n", r + 1);
-			goto out;
-		}
-		rf_buf_release(&down);
 	}
 
 	qsort(up, (size_t)runs, sizeof up[0], cmp_double);
 	qsort(dn, (size_t)runs, sizeof dn[0], cmp_double);
+	qsort(fup, (size_t)runs, sizeof fup[0], cmp_double);
+	qsort(fdn, (size_t)runs, sizeof fdn[0], cmp_double);
 	getrusage(RUSAGE_SELF, &ru);
-	printf("upload_mb_s=%.0f download_mb_s=%.0f payload_mb=%ld runs=%ld "
+	printf("upload_mb_s=%.0f download_mb_s=%.0f file_upload_mb_s=%.0f "
+	       "file_download_mb_s=%.0f payload_mb=%ld runs=%ld "
 	       "upload_s_min=%.3f upload_s_max=%.3f download_s_min=%.3f "
-	       "download_s_max=%.3f sha256_ok=1 peak_rss_mb=%.0f\n",
+	       "download_s_max=%.3f sha256_ok=1 peak_rss_mb=%.0f "
+	       "mem_mb_per_cpu_s=%.0f file_mb_per_cpu_s=%.0f\n",
 	       (double)n / 1e6 / up[runs / 2], (double)n / 1e6 / dn[runs / 2],
-	       mb, runs, up[0], up[runs - 1], dn[0], dn[runs - 1],
-	       (double)ru.ru_maxrss / 1024.0);
+	       (double)n / 1e6 / fup[runs / 2],
+	       (double)n / 1e6 / fdn[runs / 2], mb, runs, up[0],
+	       up[runs - 1], dn[0], dn[runs - 1],
+	       (double)ru.ru_maxrss / 1024.0,
+	       2.0 * (double)runs * (double)n / 1e6 / cpu_s[0],
+	       2.0 * (double)runs * (double)n / 1e6 / cpu_s[1]);
 	ret = 0;
 out:
 	rf_rpc_client_destroy(cli);
@@ -368,6 +506,8 @@ out:
 	rf_buf_release(&ca_pem);
 	rf_x509_destroy(ca);
 	rf_key_destroy(ca_key);
+	unlink(b.src);
+	unlink(b.dst);
 	rmdir(dir);
 	return ret;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
-# transport.sh - throughput of radfed's RPC layer (gRPC core, mutual TLS,
-# 1 MiB chunks) on loopback, each way, beside openssl's AES-256-GCM speed
-# on 16 KiB records measured in the same run.
+# transport.sh - throughput of chunked transfers (rf_chunk over radfed's
+# RPC layer: gRPC core, mutual TLS, 1 MiB chunks) on loopback, each way,
+# memory to memory and file to file, beside openssl's AES-256-GCM speed on
+# 16 KiB records measured in the same run.
 #
 # usage: bench/transport.sh BENCH_TRANSPORT [MB [RUNS]]
 #   BENCH_TRANSPORT  the bench_transport executable (bench/transport.c)
@@ -46,31 +47,39 @@ fi
 
 up=$(get upload_mb_s "$ours")
 down=$(get download_mb_s "$ours")
+fup=$(get file_upload_mb_s "$ours")
+fdown=$(get file_download_mb_s "$ours")
 rss=$(get peak_rss_mb "$ours")
 
 row() { # row DIRECTION MB_S
 	awk -v d="$1" -v v="$2" -v s="$ssl" -v t="$target_mb_s" \
 		-v ts="$target_share" 'BEGIN {
 		share = 100 * v / s
-		printf "%-9s | %9d | %9d | %6.1f %% | %-12s | %-7s\n", d, v, s,
+		printf "%-14s | %9d | %9d | %6.1f %% | %-12s | %-7s\n", d, v, s,
 			share, (v >= t ? "met" : "NOT met"),
 			(share >= ts ? "met" : "NOT met")
 	}'
 }
 
-printf '%-9s | %9s | %9s | %8s | %-12s | %-7s\n' direction "radfed" \
+printf '%-14s | %9s | %9s | %8s | %-12s | %-7s\n' direction "radfed" \
 	"openssl" "share" "target" "target"
-printf '%-9s | %9s | %9s | %8s | %-12s | %-7s\n' "" "MB/s" "MB/s" "" \
+printf '%-14s | %9s | %9s | %8s | %-12s | %-7s\n' "" "MB/s" "MB/s" "" \
 	">= $target_mb_s MB/s" ">= $target_share %"
-row upload "$up"
-row download "$down"
+row "upload mem" "$up"
+row "download mem" "$down"
+row "upload file" "$fup"
+row "download file" "$fdown"
 echo
-echo "upload: $(get upload_s_min "$ours")..$(get upload_s_max "$ours") s," \
-	"download: $(get download_s_min "$ours")..$(get download_s_max \
-	"$ours") s per transfer (fastest..slowest)"
+echo "memory to memory, upload: $(get upload_s_min "$ours")..$(get \
+	upload_s_max "$ours") s, download: $(get download_s_min \
+	"$ours")..$(get download_s_max "$ours") s per transfer" \
+	"(fastest..slowest)"
 echo "peak RSS: $rss MB for a $mb MB payload" \
 	"($(awk -v r="$rss" -v m="$mb" 'BEGIN { printf "%.2f", r / m }')x;" \
 	"the payload and one received copy are 2x)"
+echo "CPU cost (both ends, all threads): $(get mem_mb_per_cpu_s "$ours")" \
+	"MB per CPU second memory to memory, $(get file_mb_per_cpu_s \
+	"$ours") file to file"
 echo "SHA-256 of every transfer checked: $(get sha256_ok "$ours" |
 	sed 's/1/yes/')"
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -87,27 +87,31 @@ const struct cli_cmd cli_commands[] = {
 	 "  -h, --help              show this help\n",
 	 cli_cmd_synth},
 	{NULL, "demo", CLI_ROLE_ANYONE,
-	 "show what radfed does, on synthetic data, in one run",
-	 "[--dir DIR] [--json]",
-	 "Runs what radfed can do today on synthetic data and leaves every\n"
-	 "file it made in DIR (default: demo-out) for inspection:\n"
-	 "  1. generates 200 French radiology reports with planted\n"
-	 "     identifiers (names, NIR, IPP, phones, e-mails, addresses,\n"
-	 "     dates, ages), de-identifies them, prints one before and after\n"
-	 "     and the replacements per category;\n"
-	 "  2. makes a synthetic imaging set (radfed synth, 12 patients) and\n"
-	 "     a site (radfed site init), prints one DICOM header before and\n"
-	 "     after de-identification with the site's secret, and ingests\n"
-	 "     the whole set (radfed site ingest): de-identified store and\n"
-	 "     the training set dataset.h5.\n"
-	 "Run again, it reuses the set and the site it made.\n"
- "Later versions run a whole federation here: a CA, an aggregator,\n"
-	 "three sites and a researcher's training rounds.\n"
+	 "run a whole federation on this machine, on synthetic data",
+	 "[--dir DIR] [--patients N] [--rounds N]",
+	 "Runs a consortium on one machine and leaves every file it made in\n"
+	 "DIR (default: radfed-demo) for inspection: synthetic chest CT/CR\n"
+	 "sets (radfed synth, 64 pixels) for three hospital sites and a\n"
+	 "held-out test set, each de-identified and ingested (radfed site\n"
+	 "ingest); an aggregator (agg init, agg serve) and three sites (site\n"
+	 "serve) as separate processes over mutual TLS on 127.0.0.1;\n"
+	 "invitations and enrollment of the sites, one researcher and one\n"
+	 "auditor; site policies; a round of cnn-small with FedAvg (round\n"
+	 "start), with the AUC of each iteration's global model on the\n"
+	 "held-out set (model export, then evaluation); then every audit log\n"
+	 "verified with its owner's key, crosschecked, and what left each\n"
+	 "site (audit report). A few minutes on two cores. The processes'\n"
+	 "output is in DIR/logs, the audit logs are linked in DIR/audit.\n"
+	 "DIR must be missing, empty, or a previous demo folder, which is\n"
+	 "replaced. Exit status 1 when any step fails; the servers are\n"
+	 "stopped on every exit, SIGINT and SIGTERM included.\n"
 	 "\n"
 	 "options:\n"
-	 "  --dir DIR   where to write (created if missing; files replaced)\n"
-	 "  --json      one JSON object per step on stdout\n"
-	 "  -h, --help  show this help\n",
+	 "  --dir DIR       where to run (default radfed-demo)\n"
+	 "  --patients N    patients per synthetic set, 30..5000 (default\n"
+	 "                  200)\n"
+	 "  --rounds N      iterations of the round, 1..50 (default 5)\n"
+	 "  -h, --help      show this help\n",
 	 cli_cmd_demo},
 	{NULL, "train", CLI_ROLE_ANYONE,
 	 "train a model locally on a dataset.h5",
@@ -274,6 +278,31 @@ const struct cli_cmd cli_commands[] = {
 	 "                         ca_fingerprint, dir}\n"
 	 "  -h, --help             show this help\n",
 	 cli_cmd_site_enroll},
+	{"site", "serve", CLI_ROLE_SITE,
+	 "take part in the federation's rounds: decide, train, upload",
+	 "--dir DIR [--policy FILE] [--once] [--json]",
+	 "Serves the enrolled site folder DIR until interrupted (Ctrl-C,\n"
+	 "SIGTERM): asks the aggregator for work (a long poll: the node\n"
+	 "only dials out), verifies every round's spec against the\n"
+	 "aggregator's key pinned at enrollment (DIR/keys/aggregator.pub),\n"
+	 "accepts or declines each offered round with the site policy and\n"
+	 "what DIR/store/dataset.h5 can serve, and for the rounds it\n"
+	 "accepted downloads the global model, trains locally and uploads\n"
+	 "the weight delta, nothing else. Decisions and updates are kept\n"
+	 "in DIR/fed/<round>/, so a restart neither re-decides nor\n"
+	 "re-trains. One line per event on stdout; every step in\n"
+	 "DIR/logs/audit.jsonl. An unreachable aggregator is retried with\n"
+	 "backoff (0.5 s to 30 s), never fatal. See docs/site.md, \"Taking\n"
+	 "part in rounds\".\n"
+	 "\n"
+	 "options:\n"
+	 "  --dir DIR      the enrolled site folder (--site DIR too)\n"
+	 "  --policy FILE  the site policy (default: DIR/policy.yaml)\n"
+	 "  --once         handle tasks until the aggregator has none,\n"
+	 "                 then exit\n"
+	 "  --json         one JSON object per event: {\"event\": line}\n"
+	 "  -h, --help     show this help\n",
+	 cli_cmd_site_serve},
 	{"id", "enroll", CLI_ROLE_RESEARCHER,
 	 "enrol a researcher or auditor identity folder",
 	 "--dir DIR --name NAME --aggregator HOST:PORT --token TOKEN\n"
@@ -366,14 +395,18 @@ const struct cli_cmd cli_commands[] = {
 	 "  -h, --help  show this help\n",
 	 cli_cmd_agg_sites},
 	{"agg", "serve", CLI_ROLE_OPERATOR,
-	 "serve enrollment (and later the federation) over mutual TLS",
+	 "serve enrollment and the federation's rounds over mutual TLS",
 	 "--dir DIR [--listen HOST:PORT]",
 	 "Serves the aggregator's RPC methods on the listen address of\n"
 	 "agg.yaml or HOST:PORT (port 0: any free port), printing the port.\n"
 	 "Every call is checked against one authorisation table: who may\n"
 	 "call each method, the caller's certificate not revoked, its role\n"
-	 "in the certificate and the registry. Stops cleanly on SIGINT or\n"
-	 "SIGTERM.\n"
+	 "in the certificate and the registry. Runs the rounds researchers\n"
+	 "start (offers, model downloads, uploads, aggregation, deadlines),\n"
+	 "resuming those the registry holds as running and saying so on\n"
+	 "stderr, with one line per round event. Every change is on disk\n"
+	 "before it is acknowledged: a killed server loses nothing. Stops\n"
+	 "cleanly on SIGINT or SIGTERM.\n"
 	 "\n"
 	 "options:\n"
 	 "  --dir DIR           the aggregator folder\n"
@@ -436,5 +469,81 @@ const struct cli_cmd cli_commands[] = {
 	 "                 {delta, masked}, models, model_bytes, source}]}]\n"
 	 "  -h, --help     show this help\n",
 	 cli_cmd_audit_report},
+	{"round", "start", CLI_ROLE_RESEARCHER,
+	 "start a federated training round from a round spec",
+	 "--id DIR [--aggregator HOST:PORT] SPEC.yaml [--json]",
+	 "Checks the round spec SPEC.yaml (docs/federation.md, \"Round\n"
+	 "spec\"), then asks the aggregator to start it (Control.StartRound)\n"
+	 "with the researcher identity of DIR (radfed id enroll). The\n"
+	 "aggregator records it, signs its canonical form, makes the initial\n"
+	 "model and offers the round to every enrolled site. Prints the\n"
+	 "round's id, the SHA-256 of the canonical spec (checked against\n"
+	 "the aggregator's) and the canonical spec it accepted.\n"
+	 "\n"
+	 "options:\n"
+	 "  --id DIR                 the researcher's identity folder\n"
+	 "  --aggregator HOST:PORT   overrides DIR/federation.yaml\n"
+	 "  --json                   one JSON object: round, spec_sha256,\n"
+	 "                           spec (canonical), info (as round status)\n"
+	 "  -h, --help               show this help\n",
+	 cli_cmd_round_start},
+	{"round", "status", CLI_ROLE_RESEARCHER,
+	 "show the state of the federation's rounds",
+	 "--id DIR [--aggregator HOST:PORT] [ROUND] [--json]",
+	 "Prints every round (or round ROUND): its state (running, done,\n"
+	 "failed), the iteration in progress out of the rounds asked for,\n"
+	 "each site's state (offered, accepted, declined, uploaded...) and\n"
+	 "the SHA-256 of the policy it decided under, and per iteration the\n"
+	 "sites' updates (training samples, local validation AUC and loss,\n"
+	 "bytes) and the hash of the model aggregated from them.\n"
+	 "\n"
+	 "options:\n"
+	 "  --id DIR                 the researcher's identity folder\n"
+	 "  --aggregator HOST:PORT   overrides DIR/federation.yaml\n"
+	 "  --json                   one JSON object: rounds[{round, name,\n"
+	 "                           state, round_no, rounds, sites[],\n"
+	 "                           iterations[{round_no, model_sha256,\n"
+	 "                           updates[{site, samples, bytes, sha256,\n"
+	 "                           val_auc, val_loss, metrics_json}]}]}]\n"
+	 "  -h, --help               show this help\n",
+	 cli_cmd_round_status},
+	{"round", "watch", CLI_ROLE_RESEARCHER,
+	 "follow a round until it ends",
+	 "--id DIR [--aggregator HOST:PORT] ROUND [--json]",
+	 "Follows round ROUND (Control.WatchRound) and prints one line per\n"
+	 "change: the round's state and iteration, each site's decision,\n"
+	 "each update received (samples, local validation AUC and loss),\n"
+	 "each aggregated model. Reconnects when the aggregator restarts.\n"
+	 "Exit status 0 when the round is done, 1 when it failed.\n"
+	 "\n"
+	 "options:\n"
+	 "  --id DIR                 the researcher's identity folder\n"
+	 "  --aggregator HOST:PORT   overrides DIR/federation.yaml\n"
+	 "  --json                   one JSON object per change (the round,\n"
+	 "                           as round status)\n"
+	 "  -h, --help               show this help\n",
+	 cli_cmd_round_watch},
+	{"model", "export", CLI_ROLE_RESEARCHER,
+	 "download a round's global model into a model file",
+	 "--id DIR --round ID (--iteration N | --latest) --out F.h5 [--json]",
+	 "Downloads the global model of round ID after iteration N (0: the\n"
+	 "initial model), or the latest one, as a chunked stream checked\n"
+	 "against its SHA-256, into F.h5 (written atomically: a failed\n"
+	 "download leaves nothing there), checks that it reads as a model\n"
+	 "file (docs/formats.md) and prints its hash. Evaluate it with\n"
+	 "`radfed eval --model F.h5`.\n"
+	 "\n"
+	 "options:\n"
+	 "  --id DIR                 the researcher's identity folder\n"
+	 "  --aggregator HOST:PORT   overrides DIR/federation.yaml\n"
+	 "  --round ID               the round (round start printed it)\n"
+	 "  --iteration N            the model after N iterations\n"
+	 "  --latest                 the latest model of the round\n"
+	 "  --out F.h5               the model file to write\n"
+	 "  --json                   one JSON object: round, iteration,\n"
+	 "                           sha256, bytes, model, input, classes,\n"
+	 "                           out\n"
+	 "  -h, --help               show this help\n",
+	 cli_cmd_model_export},
 	{NULL, NULL, CLI_ROLE_ANYONE, NULL, NULL, NULL, NULL},
 };

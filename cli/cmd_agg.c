@@ -12,6 +12,7 @@
 #include "agg_ctx.h"
 #include "agg_enroll.h"
 #include "agg_registry.h"
+#include "agg_round.h"
 #include "agg_server.h"
 #include "rf_alloc.h"
 #include "rf_config.h"
@@ -366,6 +367,15 @@ out:
 	return x;
 }
 
+/* The round engine's event lines, one per line on stderr. */
+static void serve_log(void *p, const char *line)
+{
+	struct cli_ctx *ctx = p;
+
+	fprintf(ctx->err, "radfed: %s\n", line);
+	fflush(ctx->err);
+}
+
 enum cli_exit cli_cmd_agg_serve(const struct cli_cmd *cmd, int argc,
 				char **argv, struct cli_ctx *ctx)
 {
@@ -418,10 +428,16 @@ enum cli_exit cli_cmd_agg_serve(const struct cli_cmd *cmd, int argc,
 	fprintf(ctx->out, "radfed aggregator '%s' serving on port %d\n",
 		ac->name, agg_server_port(srv));
 	fflush(ctx->out);
+	/* the rounds found running in the registry, then every round event */
+	(void)agg_rounds_describe_resumed(agg_server_rounds(srv), serve_log,
+					  ctx);
+	agg_rounds_set_log(agg_server_rounds(srv), serve_log, ctx);
 	while (sigwait(&sigs, &sig) != 0)
 		;
 	fprintf(ctx->err, "radfed: %s received, stopping\n",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (srv)
+		agg_rounds_set_log(agg_server_rounds(srv), NULL, NULL);
 out:
 	agg_server_destroy(srv);
 	agg_ctx_close(ac);

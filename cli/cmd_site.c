@@ -2,7 +2,11 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "node_fed.h"
 #include "node_ingest.h"
 #include "node_site.h"
 #include "rf_progress.h"
@@ -151,4 +155,108 @@ enum cli_exit cli_cmd_site_ingest(const struct cli_cmd *cmd, int argc,
 out:
 	node_site_close(site);
 	return ex;
+}
+
+/* Set by SIGINT/SIGTERM: the serve loop stops at its next check. While
+ * the loop only waits (serve_idle, see node_fed_opts.idle) the process
+ * ends at once; a second signal ends it whatever it does (the handler
+ * restores the default). */
+static volatile sig_atomic_t serve_stop, serve_idle, serve_json;
+
+static void serve_on_signal(int sig)
+{
+	static const char msg[] = "stopped\n";
+	static const char json[] = "{\"event\": \"stopped\"}\n";
+
+	serve_stop = 1;
+	if (serve_idle) {
+		if (serve_json)
+			(void)!write(STDOUT_FILENO, json, sizeof json - 1);
+		else
+			(void)!write(STDOUT_FILENO, msg, sizeof msg - 1);
+		_exit(CLI_EXIT_OK);
+	}
+	signal(sig, SIG_DFL);
+}
+
+static void serve_line(void *ctx_, const char *line)
+{
+	struct cli_ctx *ctx = ctx_;
+
+	if (ctx->json) {
+		fputs("{\"event\": ", ctx->out);
+		cli_json_string(ctx->out, line);
+		fputs("}\n", ctx->out);
+	} else {
+		fprintf(ctx->out, "%s\n", line);
+	}
+	fflush(ctx->out);
+}
+
+enum cli_exit cli_cmd_site_serve(const struct cli_cmd *cmd, int argc,
+				 char **argv, struct cli_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "site", required_argument, NULL, 'd' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct node_fed_opts o;
+	struct sigaction sa, old_int, old_term;
+	const char *dir = NULL;
+	struct rf_err e = { 0 };
+	enum rf_rc rc;
+	int c;
+
+	memset(&o, 0, sizeof o);
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, ":d:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'p':
+			o.policy = optarg;
+			break;
+		case 'o':
+			o.until_idle = true;
+			break;
+		case 'j':
+			break;
+		case 'h':
+			cli_help_command(ctx->out, cmd);
+			return CLI_EXIT_OK;
+		default:
+			return cli_bad_option(ctx, cmd, c, argv, opts);
+		}
+	}
+	if (optind < argc)
+		return cli_usage(ctx, cmd, "unexpected argument '%s'",
+				 argv[optind]);
+	if (!dir)
+		return cli_usage(ctx, cmd, "--dir DIR is required");
+	serve_stop = 0;
+	serve_idle = 0;
+	serve_json = ctx->json;
+	o.stop = &serve_stop;
+	o.idle = &serve_idle;
+	o.on_line = serve_line;
+	o.ctx = ctx;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = serve_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = node_fed_serve(dir, &o, &e);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc)
+		return cli_fail(ctx, &e);
+	if (serve_stop)
+		serve_line(ctx, "stopped");
+	return CLI_EXIT_OK;
 }

@@ -43,6 +43,14 @@
  * metrics (the local validation figures, a JSON object)}. */
 #define RF_AUDIT_EV_TRAINED "trained"
 
+/* A task was refused before anything was done with it (bad signature,
+ * spec hash or round id, a round the site never accepted): {round,
+ * reason}. */
+#define RF_AUDIT_EV_TASK_REFUSED "task.refused"
+/* Global weights arrived but were not used (hash or file check failed):
+ * {round, round_no, sha256, model_sha256, reason}. */
+#define RF_AUDIT_EV_MODEL_REJECTED "model.rejected"
+
 /* ---- events written by the aggregator ----------------------------------- */
 
 /* A round was recorded and signed: {round, spec_sha256, researcher}. */

@@ -58,8 +58,8 @@ struct rf_chunk_out {
 	int done;             /* the last message was produced */
 	struct rf_sha256_ctx h;
 	uint8_t sha256[RF_SHA256_LEN]; /* of the whole, once done */
-	uint8_t *data;        /* RF_CHUNK_DATA bytes read from fd */
-	struct rf_buf msg;    /* the message being sent */
+	struct rf_buf msg;    /* the message being sent: the file is read
+			       * straight into its data field */
 };
 
 /* Prepares to send the file at path (opened now; its size at this moment
@@ -97,7 +97,8 @@ void rf_chunk_out_release(struct rf_chunk_out *o);
 struct rf_chunk_in {
 	uint64_t max;        /* largest payload accepted */
 	uint64_t received;   /* bytes so far */
-	int done;            /* the last chunk arrived and checked out */
+	int done;            /* 1: the last chunk arrived and checked out;
+			      * -1: the transfer failed */
 	int fd;              /* temporary file, or -1 */
 	char *path;          /* destination (file receivers) */
 	char *tmp;           /* temporary file beside it */
@@ -126,7 +127,9 @@ enum rf_rc rf_chunk_in_add(struct rf_chunk_in *in,
 			   const struct ProtobufCMessage *chunk,
 			   struct rf_err *e) RF_WUR;
 
-/* Decodes the n bytes at p as a bare Chunk (rf_pb, bounded) and adds it. */
+/* Decodes the n bytes at p (at most RF_CHUNK_MSG_MAX, RF_ETOOBIG beyond)
+ * as a bare Chunk, with protobuf's rules (unknown fields skipped; RF_EPROTO
+ * for a malformed encoding), without copying its data, and adds it. */
 enum rf_rc rf_chunk_in_feed(struct rf_chunk_in *in, const uint8_t *p,
 			    size_t n, struct rf_err *e) RF_WUR;
 

@@ -2,16 +2,37 @@
  * rf_rpc.h - the RPC layer between nodes and the aggregator: gRPC (core C
  * API) over TLS with mutual certificates, carrying opaque byte strings.
  *
- * The server listens, requests a client certificate and verifies it against
- * the consortium CA when one is presented. Each call is checked against a
- * method table before its handler runs:
+ * The server listens and requests a client certificate in the TLS
+ * handshake. Each call is checked before its handler runs:
  *   unknown method                          -> UNIMPLEMENTED
+ *   client certificate that does not chain
+ *   to the CA, is expired or not yet valid,
+ *   or is not for clientAuth                -> UNAUTHENTICATED
  *   no client certificate, method not open  -> PERMISSION_DENIED
  *   revoked certificate (caller's hook)     -> UNAUTHENTICATED
  *   role (certificate OU) not in the method -> PERMISSION_DENIED
  *   request message over the method's limit -> RESOURCE_EXHAUSTED
- * A pool of worker threads serves calls synchronously, one call per worker
- * at a time; a handler may block (long poll) until the call's deadline.
+ * and every such refusal is reported to the server's refused hook (the
+ * aggregator audits them). A pool of worker threads serves calls
+ * synchronously, one call per worker at a time; a handler may block (long
+ * poll) until the call's deadline.
+ *
+ * Why the certificate is verified per call and not in the handshake: with
+ * GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY, gRPC ends a handshake
+ * with a foreign or expired certificate before radfed sees it, and nothing
+ * could be audited. The server therefore asks for the certificate without
+ * verifying it there (..._BUT_DONT_VERIFY) and verifies it with OpenSSL on
+ * every call, against the CA, at the current time, for the clientAuth
+ * purpose, before the method table is consulted. Authentication is as
+ * strong: the handshake still proves that the peer holds the private key
+ * of the certificate it presented (TLS CertificateVerify signs the
+ * handshake transcript, whatever the verification mode), so a caller
+ * cannot present someone else's certificate; and a certificate that fails
+ * the checks never reaches a handler. Checking on every call rather than
+ * once per connection also ends a long-lived connection's access the
+ * moment its certificate expires. A certificate that fails is refused
+ * even on a method open to anonymous callers: whoever presents one is
+ * judged by it.
  *
  * The client dials one target over one gRPC channel and maps the call's
  * status back to an enum rf_rc, with the server's message in the rf_err:
@@ -23,9 +44,10 @@
  *   UNAVAILABLE and anything else -> RF_EIO.
  * A handler's enum rf_rc travels the other way (the same table read right
  * to left; RF_EPROTO -> INVALID_ARGUMENT, the rest -> INTERNAL).
- * A TLS handshake that fails (unknown CA, expired or not yet valid
- * certificate, server name mismatch, client certificate refused by the
- * server) is RF_EAUTH with the reason; an unreachable server is RF_EIO.
+ * A TLS handshake that fails (server certificate of an unknown CA,
+ * expired or not yet valid, server name mismatch) is RF_EAUTH with the
+ * reason; a client certificate the server refuses is RF_EAUTH with the
+ * server's reason (the call's status); an unreachable server is RF_EIO.
  *
  * Messages are opaque: packing them (protobuf-c, rf_pb.h) is the caller's
  * job. One message is at most RF_RPC_MSG_MAX bytes on the wire; larger
@@ -37,13 +59,31 @@
  * with the last one destroyed (grpc_init/grpc_shutdown are reference
  * counted).
  *
+ * Keepalive: a node may stay quiet for a long time between calls (a
+ * training takes hours), and firewalls and NAT drop idle TCP connections.
+ * The client pings the server every RF_RPC_KEEPALIVE_MS, with or without a
+ * call in flight, and drops the connection when an answer takes longer
+ * than RF_RPC_KEEPALIVE_TIMEOUT_MS; the server accepts such pings (one
+ * every RF_RPC_KEEPALIVE_MS / 2 at most, without data) instead of closing
+ * the connection for "too many pings", and pings idle clients itself every
+ * 2 * RF_RPC_KEEPALIVE_MS.
+ *
+ * Flow control and memory: each side announces a fixed receive window of
+ * RF_RPC_WINDOW bytes per stream (gRPC's BDP probing is off: on a fast
+ * link it grows the window, and with it what gRPC buffers for a stream
+ * whose reader is slower, to tens of megabytes). A stream of chunks then
+ * holds at most about RF_RPC_WINDOW bytes in gRPC plus one message in
+ * radfed on each side, whatever the payload's size; 4 MiB in flight is
+ * enough to keep a loopback or LAN link busy.
+ *
  * TLS versions are gRPC's (1.2 and 1.3; two radfed ends negotiate 1.3):
  * the core API of gRPC 1.51 offers no way to refuse 1.2. gRPC itself logs
  * handshake failures to stderr through its own process-wide log function
  * (gpr_set_log_function), which only main() may replace.
  *
- * Must not use: gRPC's C++ API, OpenSSL beyond the PEM checks and the
- * diagnostic handshake (rf_rpc_probe.c), any allocator but rf_alloc for
+ * Must not use: gRPC's C++ API, OpenSSL beyond the PEM checks, the per-call
+ * certificate checks and the diagnostic handshake (rf_rpc_probe.c), any
+ * allocator but rf_alloc for
  * radfed's memory (gRPC and OpenSSL keep their own), printing, exiting,
  * global state.
  */
@@ -65,6 +105,11 @@
 #define RF_RPC_WORKERS_DEFAULT 8
 /* Longest method path accepted in a method table. */
 #define RF_RPC_PATH_MAX 128
+/* The HTTP/2 receive window of each stream, both sides. */
+#define RF_RPC_WINDOW (4 << 20)
+/* Keepalive pings of the client, and how long an answer may take. */
+#define RF_RPC_KEEPALIVE_MS 20000
+#define RF_RPC_KEEPALIVE_TIMEOUT_MS 10000
 
 /* ======================================================================
  * Server
@@ -76,7 +121,9 @@ enum rf_rpc_kind {
 	RF_RPC_CLIENT_STREAM  /* a stream of requests, one response */
 };
 
-/* Who is calling, from the client certificate verified by TLS. */
+/* Who is calling, from the client certificate presented in the TLS
+ * handshake. A handler only ever sees a verified one; the refused hook may
+ * see one that failed the checks (its fields are then what it claims). */
 struct rf_rpc_peer {
 	int anonymous;                     /* 1: no client certificate */
 	char cn[RF_X509_NAME_MAX + 1];     /* subject CN ("" if anonymous) */
@@ -102,6 +149,20 @@ typedef enum rf_rc (*rf_rpc_handler_fn)(struct rf_rpc_call *call, void *user,
  * every call from a certified peer: must be thread-safe and quick. */
 typedef int (*rf_rpc_revoked_fn)(const char *fingerprint, void *user);
 
+/* Told about every call refused before its handler ran (see the table at
+ * the top; a request message over the limit of a client-streaming method
+ * is reported when the handler returns): method is the path called (an
+ * unknown one is truncated to RF_RPC_PATH_MAX bytes, non-printable bytes
+ * replaced by '?'), peer the caller (cn and fingerprint "" when it
+ * presented no certificate, or one they could not be read from), rc the
+ * refusal (RF_EAUTH, RF_EUNSUPPORTED, RF_ETOOBIG) and reason its text, as
+ * the caller receives it. Called on worker threads, concurrently: must be
+ * thread-safe; it delays the refusal by the time it takes. */
+typedef void (*rf_rpc_refused_fn)(const char *method,
+				  const struct rf_rpc_peer *peer,
+				  enum rf_rc rc, const char *reason,
+				  void *user);
+
 struct rf_rpc_method {
 	const char *path;         /* "/radfed.Federation/NextTask" */
 	enum rf_rpc_kind kind;
@@ -122,7 +183,9 @@ struct rf_rpc_server_opts {
 					      * server (a static table) */
 	size_t n_methods;
 	rf_rpc_revoked_fn revoked; /* optional */
-	void *user;                /* passed to handlers and revoked */
+	rf_rpc_refused_fn refused; /* optional */
+	void *user;                /* passed to handlers, revoked and
+				    * refused */
 	unsigned workers;          /* 0: RF_RPC_WORKERS_DEFAULT */
 };
 

@@ -108,13 +108,42 @@ static char *dup_opt(const char *s, int *fail)
 	return d;
 }
 
+/* Appends to args (room for 6 more) the keepalive of rf_rpc.h (a ping
+ * every RF_RPC_KEEPALIVE_MS, calls or not, data or not) and the flow
+ * control. */
+static void client_keepalive_args(grpc_channel_args *args)
+{
+	static const struct {
+		const char *key;
+		int value;
+	} kv[] = {
+		{GRPC_ARG_KEEPALIVE_TIME_MS, RF_RPC_KEEPALIVE_MS},
+		{GRPC_ARG_KEEPALIVE_TIMEOUT_MS, RF_RPC_KEEPALIVE_TIMEOUT_MS},
+		{GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1},
+		/* 0: no limit on pings between data frames (default 2) */
+		{GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0},
+		/* a fixed receive window instead of one grown by BDP probes:
+		 * what gRPC buffers for a download stays bounded (rf_rpc.h) */
+		{GRPC_ARG_HTTP2_BDP_PROBE, 0},
+		{GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, RF_RPC_WINDOW},
+	};
+
+	for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+		grpc_arg *a = &args->args[args->num_args++];
+
+		a->type = GRPC_ARG_INTEGER;
+		a->key = (char *)kv[i].key;
+		a->value.integer = kv[i].value;
+	}
+}
+
 enum rf_rc rf_rpc_client_create(const struct rf_rpc_client_opts *o,
 				struct rf_rpc_client **out, struct rf_err *e)
 {
 	struct rf_rpc_client *c;
 	grpc_channel_credentials *creds;
 	grpc_ssl_pem_key_cert_pair pair;
-	grpc_arg args[2];
+	grpc_arg args[10];
 	grpc_channel_args ca;
 	int fail = 0;
 	enum rf_rc rc;
@@ -156,11 +185,13 @@ enum rf_rc rf_rpc_client_create(const struct rf_rpc_client_opts *o,
 	args[0].value.integer = (int)RF_RPC_MSG_MAX;
 	ca.num_args = 1;
 	ca.args = args;
+	client_keepalive_args(&ca);
 	if (c->server_name) {
-		args[1].type = GRPC_ARG_STRING;
-		args[1].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
-		args[1].value.string = c->server_name;
-		ca.num_args = 2;
+		args[ca.num_args].type = GRPC_ARG_STRING;
+		args[ca.num_args].key =
+			(char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+		args[ca.num_args].value.string = c->server_name;
+		ca.num_args++;
 	}
 	c->ch = grpc_channel_create(c->target, creds, &ca);
 	grpc_channel_credentials_release(creds);
@@ -408,6 +439,35 @@ out:
 	return rc;
 }
 
+/* Gives the message in bb to fn: straight from gRPC's memory when it is
+ * one slice, else reassembled in msg (reset first, reused). */
+static enum rf_rc deliver(grpc_byte_buffer *bb, struct rf_buf *msg,
+			  rf_rpc_msg_fn fn, void *ctx, struct rf_err *e)
+{
+	enum rf_rc rc;
+
+	if (bb->type == GRPC_BB_RAW &&
+	    bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+	    bb->data.raw.slice_buffer.count == 1) {
+		grpc_slice s = bb->data.raw.slice_buffer.slices[0];
+
+		if (GRPC_SLICE_LENGTH(s) > RF_RPC_MSG_MAX)
+			return rf_err_set(e, RF_ETOOBIG,
+					  "message of %zu bytes exceeds the "
+					  "limit of %u bytes",
+					  (size_t)GRPC_SLICE_LENGTH(s),
+					  RF_RPC_MSG_MAX);
+		return fn(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), ctx,
+			  e);
+	}
+	rf_buf_reset(msg);
+	rc = rf__rpc_bb_read(bb, msg, e);
+	if (rc == RF_OK)
+		rc = fn(msg->data ? msg->data : (const uint8_t *)"", msg->len,
+			ctx, e);
+	return rc;
+}
+
 enum rf_rc rf_rpc_client_server_stream(struct rf_rpc_client *c,
 				       const char *method, const void *req,
 				       size_t req_len, int64_t deadline_ms,
@@ -447,14 +507,9 @@ enum rf_rc rf_rpc_client_server_stream(struct rf_rpc_client *c,
 			ops[0].data.recv_message.recv_message = &recv;
 			if (!ccall_batch(&cc, ops, 1) || !recv)
 				break;
-			rf_buf_reset(&msg);
-			frc = rf__rpc_bb_read(recv, &msg, e);
+			frc = deliver(recv, &msg, fn, ctx, e);
 			grpc_byte_buffer_destroy(recv);
 			recv = NULL;
-			if (frc == RF_OK)
-				frc = fn(msg.data ? msg.data
-						  : (const uint8_t *)"",
-					 msg.len, ctx, e);
 			if (frc) {
 				grpc_call_cancel(cc.call, NULL);
 				break;

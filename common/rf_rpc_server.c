@@ -13,9 +13,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "rf_alloc.h"
 #include "rf_rpc.h"
@@ -40,7 +44,9 @@ struct rf_rpc_server {
 	const struct rf_rpc_method *methods;
 	size_t n_methods;
 	rf_rpc_revoked_fn revoked;
+	rf_rpc_refused_fn refused;
 	void *user;
+	struct rf_x509 *ca; /* client certificates must chain to it */
 };
 
 struct rf_rpc_call {
@@ -112,14 +118,20 @@ static const struct rf_rpc_method *method_find(const struct rf_rpc_server *s,
 	return NULL;
 }
 
-/* Fills c->peer from the TLS auth context: the verified client
- * certificate, or anonymous when there is none. */
-static enum rf_rc peer_identify(struct rf_rpc_call *c, struct rf_err *e)
+/* Fills c->peer from the client certificate presented in the TLS
+ * handshake, or anonymous when there is none, and checks it: *why (a
+ * message, RF_EAUTH) is set when the certificate does not chain to the CA,
+ * is outside its validity window or is not meant for client
+ * authentication. cn and fingerprint are filled even then: they are the
+ * evidence the refusal is audited with. */
+static enum rf_rc peer_identify(struct rf_rpc_call *c, struct rf_err *why)
 {
 	grpc_auth_context *ac = grpc_call_auth_context(c->call);
 	grpc_auth_property_iterator it;
 	const grpc_auth_property *prop;
 	struct rf_x509 *x = NULL;
+	X509 *ox = NULL;
+	BIO *bio = NULL;
 	enum rf_rc rc = RF_OK;
 
 	memset(&c->peer, 0, sizeof c->peer);
@@ -129,26 +141,48 @@ static enum rf_rc peer_identify(struct rf_rpc_call *c, struct rf_err *e)
 	it = grpc_auth_context_find_properties_by_name(
 		ac, GRPC_X509_PEM_CERT_PROPERTY_NAME);
 	prop = grpc_auth_property_iterator_next(&it);
-	if (!prop || !grpc_auth_context_peer_is_authenticated(ac))
-		goto out;
-	rc = rf_x509_parse_pem(prop->value, prop->value_length, &x, e);
-	if (rc)
-		goto out;
-	rc = rf_x509_cn(x, c->peer.cn, sizeof c->peer.cn, e);
-	if (rc)
-		goto out;
-	rc = rf_x509_ou(x, c->peer.role, sizeof c->peer.role, e);
-	if (rc == RF_ENOTFOUND) {
-		c->peer.role[0] = '\0'; /* no role: refused by role checks */
-		rc = RF_OK;
-	}
-	if (rc)
-		goto out;
-	rc = rf_x509_fingerprint(x, c->peer.fingerprint, e);
-	if (rc)
+	if (!prop)
 		goto out;
 	c->peer.anonymous = 0;
+	rc = rf_x509_parse_pem(prop->value, prop->value_length, &x, why);
+	if (rc) {
+		rc = rf_err_prefix(why, "unusable client certificate");
+		goto out;
+	}
+	if (rf_x509_fingerprint(x, c->peer.fingerprint, NULL))
+		c->peer.fingerprint[0] = '\0';
+	if (rf_x509_cn(x, c->peer.cn, sizeof c->peer.cn, NULL))
+		c->peer.cn[0] = '\0';
+	if (rf_x509_ou(x, c->peer.role, sizeof c->peer.role, NULL))
+		c->peer.role[0] = '\0'; /* no role: refused by role checks */
+	if (!c->peer.fingerprint[0] || !c->peer.cn[0]) {
+		rc = rf_err_set(why, RF_EAUTH,
+				"unusable client certificate: no %s",
+				c->peer.cn[0] ? "fingerprint" : "subject CN");
+		goto out;
+	}
+	/* the chain and the validity window, now: what the handshake would
+	 * have checked with GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY */
+	rc = rf_x509_verify(x, c->s->ca, (int64_t)time(NULL), why);
+	if (rc) {
+		rc = RF_EAUTH;
+		why->rc = RF_EAUTH;
+		goto out;
+	}
+	/* and what it is for: a server or CA certificate is no client */
+	bio = BIO_new_mem_buf(prop->value, (int)prop->value_length);
+	ox = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	if (!ox || X509_check_purpose(ox, X509_PURPOSE_SSL_CLIENT, 0) != 1 ||
+	    X509_check_ca(ox) != 0) {
+		rc = rf_err_set(why, RF_EAUTH,
+				"certificate '%s' is not a client "
+				"certificate", c->peer.cn);
+		goto out;
+	}
 out:
+	ERR_clear_error();
+	X509_free(ox);
+	BIO_free(bio);
 	rf_x509_destroy(x);
 	grpc_auth_context_release(ac);
 	return rc;
@@ -164,54 +198,72 @@ static int role_allowed(const struct rf_rpc_method *m, const char *role)
 	return 0;
 }
 
-/* The status refusing the call before its handler, or OK. */
+/* Tells the server's refused hook about a call stopped before its
+ * handler. */
+static void call_refused(struct rf_rpc_call *c, const char *path,
+			 const struct rf_err *why)
+{
+	const struct rf_rpc_server *s = c->s;
+
+	if (s->refused)
+		s->refused(path, &c->peer, why->rc, rf_err_msg(why), s->user);
+}
+
+/* The status refusing the call before its handler, or OK; the refusal is
+ * reported to the refused hook. */
 static grpc_status_code call_check(struct rf_rpc_call *c, grpc_slice path,
 				   struct rf_err *e)
 {
 	const struct rf_rpc_server *s = c->s;
-	struct rf_err pe = {0};
+	char pathz[RF_RPC_PATH_MAX + 1];
+	size_t plen = GRPC_SLICE_LENGTH(path);
+	grpc_status_code st = GRPC_STATUS_OK;
+	enum rf_rc prc;
 
+	if (plen > RF_RPC_PATH_MAX)
+		plen = RF_RPC_PATH_MAX;
+	memcpy(pathz, GRPC_SLICE_START_PTR(path), plen);
+	pathz[plen] = '\0';
+	for (size_t i = 0; i < plen; i++)
+		if ((unsigned char)pathz[i] < 0x20 ||
+		    (unsigned char)pathz[i] > 0x7e)
+			pathz[i] = '?'; /* evidence, not a terminal escape */
+
+	prc = peer_identify(c, e);
 	c->m = method_find(s, path);
 	if (!c->m) {
-		rf_err_set(e, RF_EUNSUPPORTED, "unknown method '%.*s'",
-			   (int)(GRPC_SLICE_LENGTH(path) > RF_RPC_PATH_MAX
-					 ? RF_RPC_PATH_MAX
-					 : GRPC_SLICE_LENGTH(path)),
-			   (const char *)GRPC_SLICE_START_PTR(path));
-		return GRPC_STATUS_UNIMPLEMENTED;
-	}
-	if (peer_identify(c, &pe)) {
-		rf_err_set(e, RF_EAUTH, "unusable client certificate: %s",
-			   rf_err_msg(&pe));
-		return GRPC_STATUS_UNAUTHENTICATED;
-	}
-	if (c->peer.anonymous) {
+		rf_err_set(e, RF_EUNSUPPORTED, "unknown method '%s'", pathz);
+		st = GRPC_STATUS_UNIMPLEMENTED;
+	} else if (prc) {
+		st = GRPC_STATUS_UNAUTHENTICATED;
+	} else if (c->peer.anonymous) {
 		if (c->m->allow_anonymous)
 			return GRPC_STATUS_OK;
 		rf_err_set(e, RF_EAUTH,
 			   "method '%s' needs a client certificate",
 			   c->m->path);
-		return GRPC_STATUS_PERMISSION_DENIED;
-	}
-	if (s->revoked && s->revoked(c->peer.fingerprint, s->user)) {
+		st = GRPC_STATUS_PERMISSION_DENIED;
+	} else if (s->revoked && s->revoked(c->peer.fingerprint, s->user)) {
 		rf_err_set(e, RF_EAUTH, "certificate '%s' (%s) is revoked",
 			   c->peer.cn, c->peer.fingerprint);
-		return GRPC_STATUS_UNAUTHENTICATED;
-	}
-	if (!role_allowed(c->m, c->peer.role)) {
+		st = GRPC_STATUS_UNAUTHENTICATED;
+	} else if (!role_allowed(c->m, c->peer.role)) {
 		rf_err_set(e, RF_EAUTH, "role '%s' of '%s' may not call '%s'",
 			   c->peer.role, c->peer.cn, c->m->path);
-		return GRPC_STATUS_PERMISSION_DENIED;
+		st = GRPC_STATUS_PERMISSION_DENIED;
 	}
-	return GRPC_STATUS_OK;
+	if (st != GRPC_STATUS_OK)
+		call_refused(c, c->m ? c->m->path : pathz, e);
+	return st;
 }
 
 /* ---- serving one call ------------------------------------------------- */
 
-/* Receives one request message into c->req (reset first). *eof when the
+/* Receives one request message, appended to dst (which the caller has
+ * reset, or not: rf_rpc_call_read_all reassembles in place). *eof when the
  * client has half-closed. */
-static enum rf_rc call_recv(struct rf_rpc_call *c, int *eof,
-			    struct rf_err *e)
+static enum rf_rc call_recv(struct rf_rpc_call *c, struct rf_buf *dst,
+			    int *eof, struct rf_err *e)
 {
 	grpc_byte_buffer *bb = NULL;
 	grpc_op ops[2];
@@ -219,7 +271,6 @@ static enum rf_rc call_recv(struct rf_rpc_call *c, int *eof,
 	enum rf_rc rc;
 
 	*eof = 0;
-	rf_buf_reset(&c->req);
 	if (c->read_eof) {
 		*eof = 1;
 		return RF_OK;
@@ -257,7 +308,7 @@ static enum rf_rc call_recv(struct rf_rpc_call *c, int *eof,
 				  "limit of %zu bytes of '%s'", len,
 				  c->req.max, c->m->path);
 	}
-	rc = rf__rpc_bb_read(bb, &c->req, e);
+	rc = rf__rpc_bb_read(bb, dst, e);
 	grpc_byte_buffer_destroy(bb);
 	return rc;
 }
@@ -333,12 +384,14 @@ static void call_serve(struct worker *w, grpc_call *gcall,
 	rf_buf_init(&c.req, c.m->max_request ? c.m->max_request
 					     : RF_RPC_MSG_MAX);
 	if (c.m->kind != RF_RPC_CLIENT_STREAM) {
-		rc = call_recv(&c, &eof, &he);
+		rc = call_recv(&c, &c.req, &eof, &he);
 		if (rc == RF_OK && eof)
 			rc = rf_err_set(&he, RF_EINVAL,
 					"no request message for '%s'",
 					c.m->path);
 		if (rc) {
+			if (c.toobig)
+				call_refused(&c, c.m->path, &he);
 			st = rf__rpc_status_from_rc(rc);
 			goto finish;
 		}
@@ -350,6 +403,7 @@ static void call_serve(struct worker *w, grpc_call *gcall,
 			rf_err_set(&he, RF_ETOOBIG,
 				   "request message over the limit of '%s'",
 				   c.m->path);
+		call_refused(&c, c.m->path, &he);
 	} else {
 		st = rf__rpc_status_from_rc(rc);
 		if (rc && !he.msg[0])
@@ -462,11 +516,10 @@ enum rf_rc rf_rpc_call_read(struct rf_rpc_call *c, struct rf_buf *msg,
 		return rf_err_set(e, RF_EINVAL,
 				  "'%s' is not a client-streaming method",
 				  c->m->path);
-	rc = call_recv(c, eof, e);
-	if (rc || *eof)
-		return rc;
-	rc = rf_buf_append(msg, c->req.data, c->req.len, e);
-	rf_buf_reset(&c->req);
+	/* straight into msg: c->req (its max) only bounds the size */
+	rc = call_recv(c, msg, eof, e);
+	if (rc)
+		rf_buf_reset(msg);
 	return rc;
 }
 
@@ -481,12 +534,8 @@ enum rf_rc rf_rpc_call_read_all(struct rf_rpc_call *c, struct rf_buf *out,
 				  "'%s' is not a client-streaming method",
 				  c->m->path);
 	for (;;) {
-		rc = call_recv(c, &eof, e);
+		rc = call_recv(c, out, &eof, e);
 		if (rc || eof)
-			return rc;
-		rc = rf_buf_append(out, c->req.data, c->req.len, e);
-		rf_buf_reset(&c->req);
-		if (rc)
 			return rc;
 	}
 }
@@ -560,6 +609,42 @@ enum rf_rc rf_rpc_call_respond(struct rf_rpc_call *c, const void *p, size_t n,
 
 /* ---- server life cycle ------------------------------------------------ */
 
+/* Appends to args (room for 8 more) what lets clients keep a quiet
+ * connection alive through a long training (rf_rpc.h): pings every
+ * RF_RPC_KEEPALIVE_MS, with or without calls, are welcome; and the flow
+ * control. */
+static void server_keepalive_args(grpc_channel_args *args)
+{
+	static const struct {
+		const char *key;
+		int value;
+	} kv[] = {
+		/* accept a ping every half keepalive period, data or not */
+		{GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+		 RF_RPC_KEEPALIVE_MS / 2},
+		{GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1},
+		/* strikes count pings more frequent than that; a few are
+		 * tolerated before the connection is closed (GOAWAY) */
+		{GRPC_ARG_HTTP2_MAX_PING_STRIKES, 10},
+		/* the server pings its clients too, to drop dead ones */
+		{GRPC_ARG_KEEPALIVE_TIME_MS, 2 * RF_RPC_KEEPALIVE_MS},
+		{GRPC_ARG_KEEPALIVE_TIMEOUT_MS, RF_RPC_KEEPALIVE_TIMEOUT_MS},
+		{GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0},
+		/* a fixed receive window instead of one grown by BDP probes:
+		 * what gRPC buffers for an upload stays bounded (rf_rpc.h) */
+		{GRPC_ARG_HTTP2_BDP_PROBE, 0},
+		{GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, RF_RPC_WINDOW},
+	};
+
+	for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+		grpc_arg *a = &args->args[args->num_args++];
+
+		a->type = GRPC_ARG_INTEGER;
+		a->key = (char *)kv[i].key;
+		a->value.integer = kv[i].value;
+	}
+}
+
 static enum rf_rc opts_check(const struct rf_rpc_server_opts *o,
 			     struct rf_err *e)
 {
@@ -611,7 +696,7 @@ enum rf_rc rf_rpc_server_create(const struct rf_rpc_server_opts *o,
 	struct rf_rpc_server *s = NULL;
 	grpc_server_credentials *creds = NULL;
 	grpc_ssl_pem_key_cert_pair pair;
-	grpc_arg arg[2];
+	grpc_arg arg[10];
 	grpc_channel_args args;
 	enum rf_rc rc;
 
@@ -633,6 +718,7 @@ enum rf_rc rf_rpc_server_create(const struct rf_rpc_server_opts *o,
 	s->methods = o->methods;
 	s->n_methods = o->n_methods;
 	s->revoked = o->revoked;
+	s->refused = o->refused;
 	s->user = o->user;
 	atomic_init(&s->stopping, 0);
 	rf__rpc_grpc_ref();
@@ -650,6 +736,7 @@ enum rf_rc rf_rpc_server_create(const struct rf_rpc_server_opts *o,
 	arg[1].value.integer = 0;
 	args.num_args = 2;
 	args.args = arg;
+	server_keepalive_args(&args);
 	s->srv = grpc_server_create(&args, NULL);
 	s->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
 	for (unsigned i = 0; i < s->n_workers; i++) {
@@ -659,11 +746,20 @@ enum rf_rc rf_rpc_server_create(const struct rf_rpc_server_opts *o,
 						      s->workers[i].cq, NULL);
 	}
 
+	rc = rf_x509_parse_pem(o->ca_pem, strlen(o->ca_pem), &s->ca, e);
+	if (rc) {
+		rf_err_prefix(e, "CA certificate");
+		goto fail;
+	}
 	pair.private_key = o->key_pem;
 	pair.cert_chain = o->cert_pem;
+	/* the handshake asks for a client certificate and proves that the
+	 * peer holds its key, but leaves the verification to call_check, on
+	 * every call, so that a refused certificate is seen and reported
+	 * (rf_rpc.h) */
 	creds = grpc_ssl_server_credentials_create_ex(
 		o->ca_pem, &pair, 1,
-		GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+		GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY, NULL);
 	if (!creds) {
 		rc = rf_err_set(e, RF_ECRYPTO,
 				"cannot use the server certificate and key");
@@ -751,6 +847,7 @@ void rf_rpc_server_destroy(struct rf_rpc_server *s)
 		grpc_completion_queue_shutdown(s->shutdown_cq);
 		grpc_completion_queue_destroy(s->shutdown_cq);
 	}
+	rf_x509_destroy(s->ca);
 	rf_free(s->workers);
 	rf_free(s);
 	rf__rpc_grpc_unref();

@@ -561,7 +561,7 @@ enum rf_rc rf_h5_create(const char *path, struct rf_h5 **out,
 {
 	static const char suffix[] = ".tmp-XXXXXX";
 	struct rf_h5 *h = NULL;
-	hid_t fapl = H5I_INVALID_HID;
+	hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID;
 	enum rf_rc rc;
 	size_t len;
 	int fd = -1;
@@ -599,7 +599,12 @@ enum rf_rc rf_h5_create(const char *path, struct rf_h5 **out,
 		rc = fail_h5(e, RF_EIO, h, "cannot create file properties");
 		goto fail;
 	}
-	h->fid = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+	fcpl = H5Pcreate(H5P_FILE_CREATE);
+	if (fcpl < 0 || H5Pset_obj_track_times(fcpl, 0) < 0) {
+		rc = fail_h5(e, RF_EIO, h, "cannot create file properties");
+		goto fail;
+	}
+	h->fid = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, fapl);
 	if (h->fid < 0) {
 		h->fid = H5I_INVALID_HID;
 		rc = fail_h5(e, RF_EIO, h, "cannot create HDF5 file '%s'",
@@ -607,6 +612,7 @@ enum rf_rc rf_h5_create(const char *path, struct rf_h5 **out,
 		goto fail;
 	}
 	H5Pclose(fapl);
+	H5Pclose(fcpl);
 	close(fd);
 	h->writable = 1;
 	h->created = 1;
@@ -615,6 +621,8 @@ enum rf_rc rf_h5_create(const char *path, struct rf_h5 **out,
 fail:
 	if (fapl >= 0)
 		H5Pclose(fapl);
+	if (fcpl >= 0)
+		H5Pclose(fcpl);
 	if (fd >= 0)
 		close(fd);
 	rf_h5_close(h);
@@ -824,6 +832,12 @@ static enum rf_rc make_dcpl(const struct rf_h5 *h, const char *name,
 			return rf_err_set(e, RF_EINVAL, "row dimensions of "
 					  "'%s' must not be 0", name);
 	dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	/* no modification times in object headers: the same content gives
+	 * the same file bytes (model hashes are over the file) */
+	if (dcpl >= 0 && H5Pset_obj_track_times(dcpl, 0) < 0) {
+		H5Pclose(dcpl);
+		dcpl = H5I_INVALID_HID;
+	}
 	if (dcpl < 0)
 		return fail_h5(e, RF_EIO, h, "cannot create properties for "
 			       "'%s'", name);

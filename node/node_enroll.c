@@ -384,6 +384,8 @@ struct enroll_state {
 	struct rf_buf ca_pem; /* the pinned CA, from the handshake */
 	struct rf_x509 *cert, *ca;
 	char *cert_text, *ca_text; /* from the response, NUL-terminated */
+	struct rf_key *agg_key;    /* the aggregator's audit key (public) */
+	char agg_key_hex[2 * RF_ED25519_LEN + 1];
 };
 
 /* Sends the CSR and checks what comes back. */
@@ -438,6 +440,21 @@ static enum rf_rc call_enroll(struct enroll_state *st,
 		rc = rf_err_set(e, RF_EPROTO, "the enroll response is empty");
 		goto out;
 	}
+	if (resp->aggregator_key.len != RF_ED25519_LEN) {
+		rc = rf_err_set(e, RF_EPROTO,
+				"the enroll response carries no aggregator "
+				"key (%zu bytes, want %d)",
+				resp->aggregator_key.len, RF_ED25519_LEN);
+		goto out;
+	}
+	rc = rf_key_from_raw_public(RF_KEY_ED25519, resp->aggregator_key.data,
+				    resp->aggregator_key.len, &st->agg_key, e);
+	if (!rc)
+		rc = rf_hex_encode(resp->aggregator_key.data, RF_ED25519_LEN,
+				   st->agg_key_hex, sizeof st->agg_key_hex,
+				   e);
+	if (rc)
+		goto out;
 	st->cert_text = rf_strndup((const char *)resp->certificate_pem.data,
 				   resp->certificate_pem.len);
 	st->ca_text =
@@ -527,6 +544,10 @@ static enum rf_rc store(struct enroll_state *st,
 	rc = rf_path_join(p, sizeof p, st->keys, "ca.pem", e);
 	if (!rc)
 		rc = rf_x509_save_pem(st->ca, p, e);
+	if (!rc)
+		rc = rf_path_join(p, sizeof p, st->keys, "aggregator.pub", e);
+	if (!rc)
+		rc = rf_key_save_public_pem(st->agg_key, p, e);
 	if (!rc)
 		rc = rf_buf_printf(&y, e, fed_yaml, st->o->aggregator,
 				   st->sname, r->name, r->role,
@@ -664,6 +685,8 @@ enum rf_rc node_enroll(const struct node_enroll_opts *o,
 				     r->ca_fingerprint,
 				     "aggregator",
 				     o->aggregator,
+				     "aggregator_key",
+				     st.agg_key_hex,
 				     NULL };
 
 		rc = token_sha256(o->token, token_hex, e);
@@ -686,6 +709,7 @@ out:
 	rf_buf_release(&st.ca_pem);
 	rf_x509_destroy(st.cert);
 	rf_x509_destroy(st.ca);
+	rf_key_destroy(st.agg_key);
 	rf_free(st.cert_text);
 	rf_free(st.ca_text);
 	node_site_close(site);

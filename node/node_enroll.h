@@ -8,6 +8,10 @@
  *   DIR/keys/tls.pem        our certificate (CN = name, OU = role)
  *   DIR/keys/ca.pem         the consortium CA (its fingerprint was pinned)
  *   DIR/keys/audit.key      Ed25519, mode 0600, signs DIR/logs/audit.jsonl
+ *   DIR/keys/aggregator.pub the aggregator's Ed25519 audit key (public),
+ *                           from the response: verifies every round it
+ *                           offers and its audit log; an enrollment
+ *                           response without it is refused (RF_EPROTO)
  *   DIR/federation.yaml     the aggregator's address, server name, our name
  *                           and role, the CA and certificate fingerprints
  *   DIR/logs/audit.jsonl    "enroll.start", then "enroll" or

@@ -42,6 +42,27 @@ static const char site_yaml[] =
     "  image-size: 64   # training images are resampled to N x N\n"
     "  jobs: 2          # files de-identified at a time\n";
 
+/* The policy a new site starts with: every round declined until the data
+ * officer decides otherwise (policies/pol_policy.h has the keys). */
+static const char policy_yaml[] =
+    "# radfed site policy: which training rounds this site takes part in.\n"
+    "# `radfed site serve` reads it at start; every decision is logged\n"
+    "# with the SHA-256 of this file (docs/federation.md, \"Site policy\").\n"
+    "#\n"
+    "# A new site declines every round. To take part, set accept: true and\n"
+    "# name the researchers you trust, for example:\n"
+    "#\n"
+    "#   accept: true\n"
+    "#   researchers:              # certificate CNs; \"*\" = any researcher\n"
+    "#     - dr-martin.chu-lyon\n"
+    "#   models: [cnn-small]       # architectures; default: any\n"
+    "#   strategies: [fedavg, fedprox]   # default: all\n"
+    "#   max-rounds: 50            # longest round accepted\n"
+    "#   max-local-epochs: 5       # most local epochs per iteration\n"
+    "#   min-sites: 3              # refuse rounds with fewer sites\n"
+    "accept: false\n"
+    "researchers: []\n";
+
 static const struct rf_cfg_key site_keys[] = {
 	{ "name", RF_CFG_REQUIRED, NULL },
 	{ NULL, 0, NULL },
@@ -94,7 +115,7 @@ int node_site_name_valid(const char *name)
 static void remove_tree(const char *tmp)
 {
 	static const char *const files[] = { "keys/site.secret", "site.yaml",
-					     NULL };
+					     "policy.yaml", NULL };
 	static const char *const dirs[] = { "keys", "store", "logs", "", NULL };
 	char p[PATH_MAX];
 	size_t i;
@@ -153,6 +174,11 @@ enum rf_rc node_site_init(const char *dir, const char *name, struct rf_err *e)
 	rc = rf_path_join(p, sizeof p, tmp, "site.yaml", e);
 	if (!rc)
 		rc = rf_file_write_atomic(p, yaml.data, yaml.len, 0644, e);
+	if (!rc)
+		rc = rf_path_join(p, sizeof p, tmp, "policy.yaml", e);
+	if (!rc)
+		rc = rf_file_write_atomic(p, policy_yaml,
+					  sizeof policy_yaml - 1, 0644, e);
 	if (rc)
 		goto out;
 	chmod(tmp, 0700);

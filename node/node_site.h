@@ -3,6 +3,8 @@
  * and its store.
  *
  *   DIR/site.yaml        configuration (docs/site.md), checked key by key
+ *   DIR/policy.yaml      the site policy (policies/pol_policy.h); a new
+ *                        site's declines every round
  *   DIR/keys/            mode 0700
  *   DIR/keys/site.secret 32 random bytes, mode 0600: the key of every
  *                        pseudonym of this site; losing it means new

@@ -393,7 +393,8 @@ enum rf_rc trn_data_split(struct trn_data *d, double val_fraction,
 {
 	uint8_t key[8], mac[RF_HMAC_SHA256_LEN];
 	uint8_t *pv = NULL;
-	size_t i, p, nv = 0;
+	size_t i, p, nv = 0, pmin = 0, pmax = 0, used = 0;
+	double u, umin = 2.0, umax = -1.0;
 	uint64_t v;
 	enum rf_rc rc;
 
@@ -406,6 +407,11 @@ enum rf_rc trn_data_split(struct trn_data *d, double val_fraction,
 				  "'%s'", rf_h5_path(d->h));
 	for (i = 0; i < 8; i++)
 		key[i] = (uint8_t)(seed >> (8 * i));
+	/* bit 1: the patient has labelled records */
+	for (i = 0; i < d->n; i++)
+		pv[d->patient[i]] = 2;
+	for (p = 0; p < d->info.patients; p++)
+		used += pv[p] != 0;
 	for (p = 0; p < d->info.patients && val_fraction > 0.0; p++) {
 		const char *s = d->pkeys + ID_WIDTH * p;
 
@@ -414,9 +420,32 @@ enum rf_rc trn_data_split(struct trn_data *d, double val_fraction,
 			goto out;
 		for (i = 0, v = 0; i < 8; i++)
 			v = v << 8 | mac[i];
-		pv[p] = (double)(v >> 11) * 0x1p-53 < val_fraction;
+		u = (double)(v >> 11) * 0x1p-53;
+		pv[p] |= u < val_fraction;
+		if (!(pv[p] & 2))
+			continue;
+		if (u < umin) {
+			umin = u;
+			pmin = p;
+		}
+		if (u > umax) {
+			umax = u;
+			pmax = p;
+		}
 	}
+	for (p = 0; p < d->info.patients; p++)
+		pv[p] &= 1;
 	for (i = 0; i < d->n; i++)
+		nv += pv[d->patient[i]];
+	/* Few patients and a small fraction can leave a side empty by
+	 * chance: with two patients or more, the one with the lowest hash
+	 * goes to validation, the one with the highest to training, which
+	 * keeps the split a function of (seed, pseudonyms). */
+	if (val_fraction > 0.0 && used >= 2 && nv == 0)
+		pv[pmin] = 1;
+	else if (val_fraction > 0.0 && used >= 2 && nv == d->n)
+		pv[pmax] = 0;
+	for (i = 0, nv = 0; i < d->n; i++)
 		nv += pv[d->patient[i]];
 	if (nv == d->n || (val_fraction > 0.0 && nv == 0)) {
 		rc = rf_err_set(e, RF_EINVAL, "splitting '%s' with validation "

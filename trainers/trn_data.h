@@ -63,7 +63,9 @@ void trn_data_info(const struct trn_data *d, struct trn_data_info *out);
  * Splits the labelled records: a patient goes to validation when the
  * keyed hash of (seed, pseudonym) falls below val_fraction (0 <= f < 1;
  * 0 puts everyone in training). RF_EINVAL if a side that must not be
- * empty is (training always; validation when f > 0).
+ * empty is (training always; validation when f > 0). With two patients
+ * or more, a side that the hash leaves empty gets one patient: the one
+ * with the lowest hash goes to validation, the highest to training.
  */
 enum rf_rc trn_data_split(struct trn_data *d, double val_fraction,
 			  uint64_t seed, struct rf_err *e) RF_WUR;

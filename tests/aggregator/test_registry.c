@@ -91,7 +91,7 @@ static void test_open_creates(void **state)
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	RF_ASSERT_OK_E(agg_registry_schema_version(r, &v, &e), &e);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, AGG_REGISTRY_SCHEMA);
 	RF_ASSERT_OK_E(agg_registry_check(r, &e), &e);
 	/* WAL is a property of the file, seen by any other connection */
 	assert_string_equal(raw_query(path, "PRAGMA journal_mode"), "wal");
@@ -99,8 +99,8 @@ static void test_open_creates(void **state)
 	    raw_query(path, "SELECT group_concat(name, ',') FROM (SELECT"
 			    " name FROM sqlite_schema WHERE type = 'table'"
 			    " ORDER BY name)"),
-	    "identities,invitations,participants,rounds,schema_version,"
-	    "updates");
+	    "identities,invitations,models,participants,rounds,"
+	    "schema_version,updates");
 	/* the per-call lookups are index searches, not scans */
 	assert_non_null(strstr(raw_query(path, "EXPLAIN QUERY PLAN SELECT *"
 					       " FROM identities WHERE"
@@ -126,11 +126,11 @@ static void test_open_creates(void **state)
 	/* reopening applies no migration twice */
 	r = open_ok(path);
 	RF_ASSERT_OK_E(agg_registry_schema_version(r, &v, &e), &e);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, AGG_REGISTRY_SCHEMA);
 	agg_registry_close(r);
 	assert_string_equal(raw_query(path, "SELECT count(*) FROM"
 					    " schema_version"),
-			    "1");
+			    "2");
 	agg_registry_close(NULL);
 }
 
@@ -157,7 +157,7 @@ static void test_sqlite3_cli(void **state)
 			       path),
 			 0);
 	assert_int_equal(rf_sh("test \"$(sqlite3 '%s' 'SELECT max(version) "
-			       "FROM schema_version')\" = 1",
+			       "FROM schema_version')\" = 2",
 			       path),
 			 0);
 }
@@ -171,16 +171,184 @@ static void test_open_refuses_newer_schema(void **state)
 	(void)state;
 	r = open_ok(path);
 	agg_registry_close(r);
-	raw_query(path, "INSERT INTO schema_version VALUES (2, 0)");
+	raw_query(path, "INSERT INTO schema_version VALUES (3, 0)");
 	r = (struct agg_registry *)&e;
 	RF_ASSERT_RC(agg_registry_open(path, &r, &e), RF_EUNSUPPORTED);
 	assert_null(r);
 	assert_non_null(strstr(e.msg, path));
-	assert_non_null(strstr(e.msg, "schema version 2"));
+	assert_non_null(strstr(e.msg, "schema version 3"));
 	/* the file is left alone */
 	assert_string_equal(raw_query(path, "SELECT max(version) FROM"
 					    " schema_version"),
+			    "3");
+}
+
+/* The schema as version 1 released it, with one round and one update:
+ * opening it migrates to the current version in place, keeping them. */
+static void test_migrates_v1(void **state)
+{
+	static const char *const v1 =
+	    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+	    " applied_at INTEGER NOT NULL);"
+	    "INSERT INTO schema_version VALUES (1, 0);"
+	    "CREATE TABLE identities (id INTEGER PRIMARY KEY, name TEXT NOT"
+	    " NULL, role TEXT NOT NULL, cert_pem TEXT NOT NULL, fingerprint"
+	    " TEXT NOT NULL UNIQUE, not_after INTEGER NOT NULL, enrolled_at"
+	    " INTEGER NOT NULL, revoked_at INTEGER);"
+	    "CREATE INDEX identities_name ON identities (name);"
+	    "CREATE TABLE invitations (token_sha256 BLOB PRIMARY KEY, name"
+	    " TEXT NOT NULL, role TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	    " expires_at INTEGER NOT NULL, used_at INTEGER) WITHOUT ROWID;"
+	    "CREATE TABLE rounds (id INTEGER PRIMARY KEY, spec TEXT NOT NULL,"
+	    " spec_sha256 TEXT NOT NULL, state TEXT NOT NULL, round_no"
+	    " INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+	    " updated_at INTEGER NOT NULL, model_sha256 TEXT, model_path"
+	    " TEXT);"
+	    "CREATE TABLE participants (round INTEGER NOT NULL REFERENCES"
+	    " rounds (id), site TEXT NOT NULL, state TEXT NOT NULL,"
+	    " policy_sha256 TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY"
+	    " (round, site)) WITHOUT ROWID;"
+	    "CREATE TABLE updates (id INTEGER PRIMARY KEY, round INTEGER NOT"
+	    " NULL REFERENCES rounds (id), round_no INTEGER NOT NULL, site"
+	    " TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL,"
+	    " samples INTEGER NOT NULL, metrics TEXT NOT NULL, received_at"
+	    " INTEGER NOT NULL, UNIQUE (round, round_no, site));"
+	    "INSERT INTO rounds VALUES (7, 'a: 1', 'ab', 'running', 2, 1, 2,"
+	    " NULL, NULL);"
+	    "INSERT INTO updates VALUES (1, 7, 2, 'chu', 'cd', 8, 3, '{}',"
+	    " 5);";
+	const char *path = db_path("reg_v1");
+	struct agg_round rd;
+	struct agg_registry *r;
+	struct rf_err e = { 0 };
+	sqlite3 *db = NULL;
+	int v = 0;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	r = open_ok(path);
+	RF_ASSERT_OK_E(agg_registry_schema_version(r, &v, &e), &e);
+	assert_int_equal(v, 2);
+	RF_ASSERT_OK_E(agg_registry_round_get(r, 7, &rd, &e), &e);
+	assert_string_equal(rd.state, "running");
+	assert_int_equal(rd.round_no, 2);
+	assert_string_equal(rd.spec_yaml, "a: 1");
+	assert_string_equal(rd.researcher, "");
+	assert_null(rd.spec_json);
+	assert_null(rd.error);
+	assert_int_equal(rd.has_signature, 0);
+	assert_int_equal(rd.deadline, 0);
+	agg_round_release(&rd);
+	agg_registry_close(r);
+	assert_string_equal(raw_query(path, "SELECT count(*) FROM updates"
+					    " WHERE round = 7"),
+			    "1");
+	assert_string_equal(raw_query(path, "SELECT count(*) FROM models"),
+			    "0");
+	assert_string_equal(raw_query(path, "PRAGMA quick_check"), "ok");
+}
+
+/* Schema 2: a round begun with its canonical spec, then started with a
+ * signature, a deadline and model 0 in one compare-and-set, then advanced
+ * only from the iteration it is at. */
+static void test_round_begin_and_models(void **state)
+{
+	const char *path = db_path("reg_models");
+	static const char json[] = "{\"a\":1}";
+	uint8_t sig[AGG_SIG_LEN], h[RF_SHA256_LEN];
+	char hex[AGG_HEX256_SIZE], sha0[AGG_HEX256_SIZE];
+	struct agg_round_new n = { "a: 1\n", json, "dr-who", "starting" };
+	struct agg_model m0 = { 0 }, m1 = { 0 };
+	struct agg_round_change c = { 0 };
+	struct agg_registry *r;
+	struct agg_round rd;
+	struct rf_err e = { 0 };
+	int64_t id = 0;
+
+	(void)state;
+	memset(sig, 0xab, sizeof sig);
+	memset(sha0, 'a', 64);
+	sha0[64] = '\0';
+	r = open_ok(path);
+	n.researcher = "bad\nname";
+	RF_ASSERT_RC(agg_registry_round_begin(r, &n, T0, &id, NULL),
+		     RF_EINVAL);
+	n.researcher = "dr-who";
+	RF_ASSERT_OK_E(agg_registry_round_begin(r, &n, T0, &id, &e), &e);
+	m0.round_id = id;
+	m0.round_no = 0;
+	memcpy(m0.sha256, sha0, sizeof sha0);
+	m0.path = "/x/model-0.h5";
+	m0.created_at = T0;
+	c.state = "running";
+	c.round_no = 1;
+	c.model_sha256 = sha0;
+	c.model_path = m0.path;
+	c.signature = sig;
+	c.deadline = T0 + 60;
+	c.model = &m0;
+	RF_ASSERT_OK_E(agg_registry_round_set_state(r, id, "starting", &c,
+						    T0 + 1, &e),
+		       &e);
+	RF_ASSERT_OK_E(agg_registry_round_get(r, id, &rd, &e), &e);
+	assert_string_equal(rd.researcher, "dr-who");
+	assert_string_equal(rd.spec_json, json);
+	/* the spec's identity is the hash of its canonical form */
+	RF_ASSERT_OK(rf_sha256(json, strlen(json), h, NULL));
+	RF_ASSERT_OK(rf_hex_encode(h, sizeof h, hex, sizeof hex, NULL));
+	assert_string_equal(rd.spec_sha256, hex);
+	assert_int_equal(rd.has_signature, 1);
+	assert_memory_equal(rd.signature, sig, sizeof sig);
+	assert_int_equal(rd.deadline, T0 + 60);
+	assert_int_equal(rd.round_no, 1);
+	agg_round_release(&rd);
+	/* advancing from another iteration changes nothing */
+	m1 = m0;
+	m1.round_no = 1;
+	m1.path = "/x/model-1.h5";
+	m1.sites_json = "[\"a\",\"b\"]";
+	memset(&c, 0, sizeof c);
+	c.state = "running";
+	c.round_no = 2;
+	c.expected_round_no = 2;
+	c.model = &m1;
+	RF_ASSERT_RC(agg_registry_round_set_state(r, id, "running", &c,
+						  T0 + 2, &e),
+		     RF_EPOLICY);
+	assert_non_null(strstr(e.msg, "iteration 1, not 2"));
+	assert_string_equal(raw_query(path, "SELECT count(*) FROM models"),
+			    "1");
+	c.expected_round_no = 1;
+	RF_ASSERT_OK_E(agg_registry_round_set_state(r, id, "running", &c,
+						    T0 + 2, &e),
+		       &e);
+	/* the same model twice is refused, atomically */
+	c.expected_round_no = 2;
+	c.round_no = 3;
+	RF_ASSERT_RC(agg_registry_round_set_state(r, id, "running", &c,
+						  T0 + 3, &e),
+		     RF_EEXIST);
+	assert_string_equal(raw_query(path, "SELECT round_no FROM rounds"),
 			    "2");
+	assert_string_equal(raw_query(path, "SELECT group_concat(round_no"
+					    " || ':' || sites, ' ') FROM"
+					    " models"),
+			    "0:[] 1:[\"a\",\"b\"]");
+	/* a failure records its reason */
+	memset(&c, 0, sizeof c);
+	c.state = "failed";
+	c.round_no = -1;
+	c.error = "too few sites";
+	RF_ASSERT_OK_E(agg_registry_round_set_state(r, id, "running", &c,
+						    T0 + 4, &e),
+		       &e);
+	RF_ASSERT_OK_E(agg_registry_round_get(r, id, &rd, &e), &e);
+	assert_string_equal(rd.error, "too few sites");
+	assert_string_equal(rd.state, "failed");
+	agg_round_release(&rd);
+	agg_registry_close(r);
 }
 
 static void write_file(const char *path, const void *p, size_t n, long off)
@@ -808,7 +976,7 @@ static void test_rounds(void **state)
 	static const char spec[] = "model: cnn-small\nrounds: 3\n"
 				   "labels: [\"nodule\", 'none']\n";
 	const char *path = db_path("reg_rounds");
-	struct agg_round_change c = { "training", 1, NULL, NULL };
+	struct agg_round_change c = { .state = "training", .round_no = 1 };
 	struct agg_registry *r;
 	struct agg_round rd;
 	struct rf_err e = { 0 };
@@ -1142,6 +1310,8 @@ int main(void)
 		cmocka_unit_test(test_open_creates),
 		cmocka_unit_test(test_sqlite3_cli),
 		cmocka_unit_test(test_open_refuses_newer_schema),
+		cmocka_unit_test(test_migrates_v1),
+		cmocka_unit_test(test_round_begin_and_models),
 		cmocka_unit_test(test_open_refuses_foreign_and_damaged),
 		cmocka_unit_test(test_open_oom),
 		cmocka_unit_test(test_identities),

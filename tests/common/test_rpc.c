@@ -1,7 +1,8 @@
 /* test_rpc.c - the RPC layer over real TLS on loopback: a CA, server and
  * client certificates from rf_x509, a server on port 0, and calls of every
- * kind, the access checks, refused handshakes, limits, deadlines,
- * concurrency and shutdown with a call in flight. */
+ * kind, the access checks (and the refusals reported to the server's
+ * hook), refused certificates, limits, deadlines, concurrency and shutdown
+ * with a call in flight. */
 #include "rf_test.h"
 
 #include <pthread.h>
@@ -33,6 +34,17 @@ struct cred {
 	char *cert; /* PEM, malloc'd */
 	char *key;
 	char fp[RF_X509_FP_SIZE];
+	char cn[RF_X509_NAME_MAX + 1];
+};
+
+/* what the refused hook saw last */
+struct refusal {
+	char method[RF_RPC_PATH_MAX + 1];
+	char cn[RF_X509_NAME_MAX + 1];
+	char fp[RF_X509_FP_SIZE];
+	int anonymous;
+	enum rf_rc rc;
+	char reason[RF_ERR_MSG_MAX];
 };
 
 struct fixture {
@@ -48,6 +60,9 @@ struct fixture {
 	atomic_int hold_saw_cancel;
 	atomic_int slow_saw_cancel;
 	atomic_int slow_done;
+	pthread_mutex_t mu; /* guards last and n_refused */
+	struct refusal last;
+	int n_refused;
 };
 
 static struct fixture *fx;
@@ -97,6 +112,7 @@ static void cred_make(struct cred *c, const struct rf_x509 *ca,
 	RF_ASSERT_OK_E(rf_x509_issue(ca, ca_key, req, &ip, &x, &e), &e);
 	c->cert = pem_of_cert(x);
 	c->key = pem_of_key(k, dir, cn);
+	snprintf(c->cn, sizeof c->cn, "%s", cn);
 	RF_ASSERT_OK(rf_x509_fingerprint(x, c->fp, NULL));
 	rf_x509_destroy(x);
 	rf_x509_req_destroy(req);
@@ -243,6 +259,50 @@ static int is_revoked(const char *fp, void *user)
 	return f->revoked_fp[0] && strcmp(fp, f->revoked_fp) == 0;
 }
 
+static void on_refused(const char *method, const struct rf_rpc_peer *peer,
+		       enum rf_rc rc, const char *reason, void *user)
+{
+	struct fixture *f = user;
+
+	pthread_mutex_lock(&f->mu);
+	snprintf(f->last.method, sizeof f->last.method, "%s", method);
+	snprintf(f->last.cn, sizeof f->last.cn, "%s", peer->cn);
+	snprintf(f->last.fp, sizeof f->last.fp, "%s", peer->fingerprint);
+	snprintf(f->last.reason, sizeof f->last.reason, "%s", reason);
+	f->last.anonymous = peer->anonymous;
+	f->last.rc = rc;
+	f->n_refused++;
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* Checks that the last call was refused and reported as such, and forgets
+ * it. cr NULL: an anonymous caller. */
+static void assert_refused(const char *method, const struct cred *cr,
+			   enum rf_rc rc, const char *reason_part)
+{
+	pthread_mutex_lock(&fx->mu);
+	if (fx->n_refused != 1)
+		fail_msg("%d refusals reported, want 1", fx->n_refused);
+	assert_string_equal(fx->last.method, method);
+	assert_string_equal(fx->last.cn, cr ? cr->cn : "");
+	assert_string_equal(fx->last.fp, cr ? cr->fp : "");
+	assert_int_equal(fx->last.anonymous, cr == NULL);
+	assert_int_equal(fx->last.rc, rc);
+	if (!strstr(fx->last.reason, reason_part))
+		fail_msg("reason '%s' lacks '%s'", fx->last.reason,
+			 reason_part);
+	fx->n_refused = 0;
+	memset(&fx->last, 0, sizeof fx->last);
+	pthread_mutex_unlock(&fx->mu);
+}
+
+static void assert_none_refused(void)
+{
+	pthread_mutex_lock(&fx->mu);
+	assert_int_equal(fx->n_refused, 0);
+	pthread_mutex_unlock(&fx->mu);
+}
+
 static const struct rf_rpc_method methods[] = {
 	{"/t.Echo/Echo", RF_RPC_UNARY, 0, roles_any, 0, h_echo},
 	{"/t.Echo/WhoAmI", RF_RPC_UNARY, 0, NULL, 0, h_whoami},
@@ -271,6 +331,7 @@ static struct rf_rpc_server *server_start(struct fixture *f)
 	o.methods = methods;
 	o.n_methods = sizeof methods / sizeof methods[0];
 	o.revoked = is_revoked;
+	o.refused = on_refused;
 	o.user = f;
 	RF_ASSERT_OK_E(rf_rpc_server_create(&o, &s, &e), &e);
 	assert_true(rf_rpc_server_port(s) > 0);
@@ -287,6 +348,7 @@ static int fx_setup(void **state)
 	int64_t from = now - 3600, until = now + 86400;
 
 	assert_non_null(f);
+	assert_int_equal(pthread_mutex_init(&f->mu, NULL), 0);
 	RF_ASSERT_OK(rf_key_generate(RF_KEY_P256, &ca_key, NULL));
 	RF_ASSERT_OK(rf_key_generate(RF_KEY_P256, &ca2_key, NULL));
 	RF_ASSERT_OK(rf_x509_ca_create(ca_key, "radfed test CA", from,
@@ -330,6 +392,7 @@ static int fx_teardown(void **state)
 	struct fixture *f = *state;
 
 	rf_rpc_server_destroy(f->srv);
+	pthread_mutex_destroy(&f->mu);
 	free(f->ca_pem);
 	free(f->ca2_pem);
 	cred_free(&f->server);
@@ -473,16 +536,25 @@ static void test_roles(void **state)
 	RF_ASSERT_RC(rf_rpc_client_unary(site, "/t.Control/Start", "go", 2,
 					 5000, &b, &e), RF_EAUTH);
 	assert_non_null(strstr(e.msg, "role 'site'"));
+	assert_refused("/t.Control/Start", &fx->site, RF_EAUTH,
+		       "role 'site' of 'site-a' may not call");
 	RF_ASSERT_OK_E(rf_rpc_client_unary(res, "/t.Control/Start", "go", 2,
 					   5000, &b, &e), &e);
+	assert_none_refused();
 	/* a researcher calling a site stream */
 	RF_ASSERT_RC(rf_rpc_client_download(res, "/t.Fed/GetModel", req, 8,
 					    5000, &b, &e), RF_EAUTH);
+	assert_refused("/t.Fed/GetModel", &fx->researcher, RF_EAUTH,
+		       "role 'researcher'");
 	RF_ASSERT_RC(rf_rpc_client_upload(res, "/t.Fed/Upload", "x", 1,
 					  5000, &b, &e), RF_EAUTH);
+	assert_refused("/t.Fed/Upload", &fx->researcher, RF_EAUTH,
+		       "role 'researcher'");
 	/* an auditor is certified but in neither list */
 	RF_ASSERT_RC(rf_rpc_client_unary(aud, "/t.Echo/Echo", "x", 1, 5000,
 					 &b, &e), RF_EAUTH);
+	assert_refused("/t.Echo/Echo", &fx->auditor, RF_EAUTH,
+		       "role 'auditor'");
 	RF_ASSERT_OK_E(rf_rpc_client_unary(aud, "/t.Echo/WhoAmI", "", 0,
 					   5000, &b, &e), &e);
 	/* anonymous: only the enrollment method */
@@ -492,12 +564,17 @@ static void test_roles(void **state)
 	RF_ASSERT_RC(rf_rpc_client_unary(anon, "/t.Echo/WhoAmI", "", 0, 5000,
 					 &b, &e), RF_EAUTH);
 	assert_non_null(strstr(e.msg, "needs a client certificate"));
+	assert_refused("/t.Echo/WhoAmI", NULL, RF_EAUTH,
+		       "needs a client certificate");
 	RF_ASSERT_RC(rf_rpc_client_unary(anon, "/t.Echo/Echo", "x", 1, 5000,
 					 &b, &e), RF_EAUTH);
+	assert_refused("/t.Echo/Echo", NULL, RF_EAUTH,
+		       "needs a client certificate");
 	/* a certified caller may use the open method too */
 	RF_ASSERT_OK_E(rf_rpc_client_unary(site, "/t.Enroll/Enroll", "", 0,
 					   5000, &b, &e), &e);
 	assert_true(strncmp(rf_buf_str(&b), "site-a|site|", 12) == 0);
+	assert_none_refused();
 	rf_buf_release(&b);
 	rf_rpc_client_destroy(site);
 	rf_rpc_client_destroy(res);
@@ -518,6 +595,7 @@ static void test_revoked(void **state)
 					 &b, &e), RF_EAUTH);
 	assert_non_null(strstr(e.msg, "revoked"));
 	assert_non_null(strstr(e.msg, fx->site.fp));
+	assert_refused("/t.Echo/Echo", &fx->site, RF_EAUTH, "is revoked");
 	/* others are not affected */
 	RF_ASSERT_OK_E(rf_rpc_client_unary(res, "/t.Echo/Echo", "x", 1, 5000,
 					   &b, &e), &e);
@@ -539,6 +617,8 @@ static void test_unknown_method(void **state)
 	RF_ASSERT_RC(rf_rpc_client_unary(c, "/t.Echo/Nope", "x", 1, 5000, &b,
 					 &e), RF_EUNSUPPORTED);
 	assert_non_null(strstr(e.msg, "unknown method '/t.Echo/Nope'"));
+	assert_refused("/t.Echo/Nope", &fx->site, RF_EUNSUPPORTED,
+		       "unknown method");
 	RF_ASSERT_RC(rf_rpc_client_unary(c, "no-slash", "x", 1, 5000, &b,
 					 &e), RF_EINVAL);
 	rf_buf_release(&b);
@@ -579,6 +659,8 @@ static void test_too_big(void **state)
 					 &b, &e), RF_ETOOBIG);
 	assert_non_null(strstr(e.msg, "request message of 1025 bytes "
 				      "exceeds the limit of 1024 bytes"));
+	assert_refused("/t.Echo/Small", &fx->site, RF_ETOOBIG,
+		       "exceeds the limit of 1024 bytes");
 	/* a message of the largest size, each way */
 	rf_buf_release(&b);
 	rf_buf_init(&b, RF_RPC_MSG_MAX);
@@ -599,6 +681,8 @@ static void test_too_big(void **state)
 						 &b, &e),
 		     RF_ETOOBIG);
 	assert_non_null(strstr(e.msg, "exceeds the limit of 1048576"));
+	assert_refused("/t.Fed/Upload", &fx->site, RF_ETOOBIG,
+		       "exceeds the limit of 1048576");
 	rf_buf_release(&b);
 	rf_rpc_client_destroy(c);
 }
@@ -655,22 +739,32 @@ static void test_handshake_refused(void **state)
 	struct rf_err e = {0};
 
 	(void)state;
-	/* a client certificate from another CA: the server refuses it */
+	/* a client certificate from another CA: the handshake completes
+	 * (the client proves it holds the key), the call is refused, even
+	 * on the method open to anonymous callers, and reported with the
+	 * certificate's name and fingerprint */
 	RF_ASSERT_RC(call_with(fx->ca_pem, &fx->other_ca_site, "localhost",
 			       &e), RF_EAUTH);
-	assert_non_null(strstr(e.msg, "TLS handshake"));
-	assert_non_null(strstr(e.msg, "refused the client certificate"));
 	assert_non_null(strstr(e.msg, "'site-x' was not issued by"));
+	assert_refused("/t.Enroll/Enroll", &fx->other_ca_site, RF_EAUTH,
+		       "'site-x' was not issued by 'radfed test CA'");
 	/* an expired client certificate */
 	RF_ASSERT_RC(call_with(fx->ca_pem, &fx->expired, "localhost", &e),
 		     RF_EAUTH);
-	assert_non_null(strstr(e.msg, "refused the client certificate"));
 	assert_non_null(strstr(e.msg, "'site-old' expired on"));
+	assert_refused("/t.Enroll/Enroll", &fx->expired, RF_EAUTH,
+		       "'site-old' expired on");
 	/* a client certificate not valid yet */
 	RF_ASSERT_RC(call_with(fx->ca_pem, &fx->future, "localhost", &e),
 		     RF_EAUTH);
-	assert_non_null(strstr(e.msg, "refused the client certificate"));
 	assert_non_null(strstr(e.msg, "'site-new'"));
+	assert_refused("/t.Enroll/Enroll", &fx->future, RF_EAUTH,
+		       "'site-new'");
+	/* a server certificate is no client certificate */
+	RF_ASSERT_RC(call_with(fx->ca_pem, &fx->server, "localhost", &e),
+		     RF_EAUTH);
+	assert_refused("/t.Enroll/Enroll", &fx->server, RF_EAUTH,
+		       "'aggregator' is not a client certificate");
 	/* the server's certificate is for another name */
 	RF_ASSERT_RC(call_with(fx->ca_pem, &fx->site, "aggregator.example",
 			       &e), RF_EAUTH);

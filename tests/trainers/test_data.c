@@ -377,6 +377,29 @@ static void test_split_errors(void **state)
 	trn_data_close(d);
 }
 
+/* Two patients and a fraction that would leave a side empty: one patient
+ * goes to each side instead, the same one for the same seed. */
+static void test_split_small(void **state)
+{
+	const char *dir = rf_test_tmpdir("trainers_data_split_small");
+	char path[600];
+	int two[4] = {0, 1, 75, 76}; /* patients 0 and 1, two records each */
+	struct trn_data *d = NULL;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/two.h5", dir);
+	write_dataset(path, two, 4, FLAW_NONE);
+	RF_ASSERT_OK(trn_data_open(path, &d, NULL));
+	/* two records on each side: one whole patient each */
+	RF_ASSERT_OK(trn_data_split(d, 1e-12, 3, NULL));
+	assert_int_equal(trn_data_count(d, true), 2);
+	assert_int_equal(trn_data_count(d, false), 2);
+	RF_ASSERT_OK(trn_data_split(d, 1.0 - 1e-12, 3, NULL));
+	assert_int_equal(trn_data_count(d, true), 2);
+	assert_int_equal(trn_data_count(d, false), 2);
+	trn_data_close(d);
+}
+
 static void check_epochs(size_t budget, unsigned batch)
 {
 	struct trn_batcher_config c = {false, batch, true, false, 0, 99,
@@ -729,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_split_errors),
+		cmocka_unit_test(test_split_small),
 		cmocka_unit_test(test_epochs_cached),
 		cmocka_unit_test(test_epochs_blocks),
 		cmocka_unit_test(test_budget_below_one_image),
