@@ -404,6 +404,75 @@ enum rf_rc anon_charset_decode(enum anon_charset cs, const uint8_t *p,
 	return rc;
 }
 
+/* ---- keeping converters loaded ----------------------------------------- */
+
+/* The converters a hold can keep, one slot each: the iconv names of
+ * names[], then the EUC forms decode_iso2022() converts through. */
+static const char *const hold_names[ANON_CHARSET_HOLD_SLOTS] = {
+	"ISO-8859-2", "ISO-8859-3", "ISO-8859-4", "ISO-8859-5",
+	"ISO-8859-6", "ISO-8859-7", "ISO-8859-8", "ISO-8859-9",
+	"TIS-620",    "ISO-8859-15", "GB18030",   "GBK",
+	"EUC-JP",     "EUC-KR",     "GB2312",
+};
+
+void anon_charset_hold_init(struct anon_charset_hold *h)
+{
+	size_t i;
+
+	for (i = 0; i < ANON_CHARSET_HOLD_SLOTS; i++)
+		h->cd[i] = (iconv_t)-1;
+	h->tried = 0;
+}
+
+static void hold_one(struct anon_charset_hold *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ANON_CHARSET_HOLD_SLOTS; i++) {
+		if (strcmp(hold_names[i], name) != 0)
+			continue;
+		if (!(h->tried & (UINT32_C(1) << i))) {
+			h->tried |= UINT32_C(1) << i;
+			h->cd[i] = iconv_open("UTF-8", name);
+		}
+		return;
+	}
+}
+
+void anon_charset_hold_add(struct anon_charset_hold *h, enum anon_charset cs)
+{
+	const char *name;
+
+	switch (cs) {
+	case ANON_CS_ISO2022_JIS:
+		hold_one(h, "EUC-JP");
+		break;
+	case ANON_CS_ISO2022:
+	case ANON_CS_ISO2022_LATIN1:
+		hold_one(h, "EUC-JP");
+		hold_one(h, "EUC-KR");
+		hold_one(h, "GB2312");
+		break;
+	default:
+		name = iconv_name(cs);
+		if (name)
+			hold_one(h, name);
+		break;
+	}
+}
+
+void anon_charset_hold_release(struct anon_charset_hold *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < ANON_CHARSET_HOLD_SLOTS; i++)
+		if (h->cd[i] != (iconv_t)-1)
+			iconv_close(h->cd[i]);
+	anon_charset_hold_init(h);
+}
+
 /* ---- encoding ----------------------------------------------------------- */
 
 static enum rf_rc encode_iconv(const char *name, const char *s, size_t n,

@@ -69,6 +69,7 @@
 #ifndef ANON_DICOM_H
 #define ANON_DICOM_H
 
+#include <iconv.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -375,6 +376,35 @@ enum rf_rc anon_charset_decode(enum anon_charset cs, const uint8_t *p,
  * anon_charset_decode. */
 enum rf_rc anon_charset_encode(enum anon_charset cs, const char *s, size_t n,
 			       struct rf_buf *out, struct rf_err *e) RF_WUR;
+
+/* Keeps iconv(3) converters loaded. glibc loads a converter module on the
+ * first iconv_open() of its charset and unloads it soon after the last
+ * descriptor closes, so decoding files whose charsets alternate (Greek,
+ * then Japanese, then Greek...) loaded and unloaded a module for each
+ * value, about 0.2 ms each time. A hold keeps one descriptor open per
+ * converter the charsets it was given need, so that every later
+ * iconv_open() of the same charset finds the module loaded. It changes no
+ * result: decoding and encoding work the same with or without it. */
+#define ANON_CHARSET_HOLD_SLOTS 15
+struct anon_charset_hold {
+	iconv_t cd[ANON_CHARSET_HOLD_SLOTS]; /* (iconv_t)-1: not open */
+	uint32_t tried;                      /* slots already opened once */
+};
+
+/* Makes h hold nothing. Cannot fail. */
+void anon_charset_hold_init(struct anon_charset_hold *h);
+
+/* Opens, once per slot, the converters that decoding text in charset cs
+ * uses: its own for the iconv charsets, those of EUC-JP, EUC-KR and
+ * GB 2312 for the ISO 2022 code extensions (EUC-JP only for a value
+ * starting in ISO 2022 IR 13), none for the charsets decoded without
+ * iconv. Best effort, never fails: a converter that cannot be opened is
+ * not tried again. Not thread-safe: one hold per thread. */
+void anon_charset_hold_add(struct anon_charset_hold *h, enum anon_charset cs);
+
+/* Closes every descriptor h holds; h then holds nothing (and may be used
+ * again). Accepts NULL. */
+void anon_charset_hold_release(struct anon_charset_hold *h);
 
 /* Appends the value of el, decoded to UTF-8 with the charset of ds for text
  * VRs (ASCII for other VRs), without trailing spaces and NULs, to out.

@@ -11,7 +11,8 @@ Inputs, made in a temporary folder below $TMPDIR (default /tmp):
   ct      100 single-frame CT slices 512x512x16 bit, Explicit VR Little
           Endian, made by bench/make_ct_series.py.
 Every figure is wall-clock time (time.perf_counter around the process),
-best of 3 runs, output folder emptied before each run. Writing tools are
+best of 3 runs (RADFED_BENCH_RUNS=N in the environment for N: more on a
+busy machine), output folder emptied before each run. Writing tools are
 timed with the output on the temporary folder's file system and on
 /dev/shm (tmpfs), since radfed fsyncs every output file and gdcmanon does
 not. files/s counts every input handed to the tool; MB/s counts input
@@ -30,7 +31,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RUNS = 3
+RUNS = int(os.environ.get("RADFED_BENCH_RUNS", "3"))
 TARGET_FILES_RATIO = 3.0   # radfed --jobs 1 files/s over gdcmanon's
 TARGET_LARGE_MBS = 500.0   # radfed MB/s on the large images
 SLOW = 1.0                 # seconds: a file that dominates a corpus run

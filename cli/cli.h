@@ -52,6 +52,8 @@ struct cli_ctx {
 	FILE *err; /* human-readable errors and progress (stderr) */
 	int json;  /* --json on the command line: results and errors are JSON
 		    * objects on out */
+	int argc;    /* the whole command line, as main() received it: */
+	char **argv; /* what cli_exec_full() hands over */
 };
 
 struct cli_cmd;
@@ -158,7 +160,21 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
  * one) between a and b; a large value when either is longer than 64. */
 int cli_distance(const char *a, const char *b);
 
+/* ---- the two executables (cli_front.c) --------------------------------- */
+
+/* In the light `radfed` front only: replaces the process with the full
+ * binary, `radfed-full` next to the front's own file (found through
+ * /proc/self/exe), else ../libexec/radfed/radfed-full from there, running
+ * ctx->argv (main()'s argv, a leading --help or --version already replaced
+ * by its command word); the full binary dispatches the command again and
+ * gives it its output and exit status. Returns only when no full binary
+ * could be run: reports why through cli_fail() and returns
+ * CLI_EXIT_FAILED. Not thread-safe (exec); call only from a handler. */
+enum cli_exit cli_exec_full(struct cli_ctx *ctx);
+
 /* ---- handlers ---------------------------------------------------------- */
+/* The front links the handlers of cli_front_cmds (CMakeLists.txt) and
+ * defines every other one as a call of cli_exec_full() (cli_front.c). */
 cli_handler_fn cli_cmd_help;    /* cmd_help.c */
 cli_handler_fn cli_cmd_version; /* cmd_version.c */
 cli_handler_fn cli_cmd_demo;    /* cmd_demo.c */

@@ -28,6 +28,10 @@ const struct cli_group cli_groups[] = {
  *      status` in the synopsis; help describes it and lists every option,
  *      including -h, --help (and --json when it takes it);
  *   2. declare `cli_handler_fn cli_cmd_site_status;` at the end of cli.h;
+ *      if the command needs gRPC, HDF5, oneDNN or SQLite, add
+ *      `CLI_FORWARD(cli_cmd_site_status)` to cli/cli_front.c (the light
+ *      `radfed` front hands it to radfed-full); otherwise its file may
+ *      join cli_front_cmds in cli/CMakeLists.txt;
  *   3. write the handler in cli/cmd_site.c (cmd_<name>.c for a top-level
  *      command): parse with cli_getopt_reset() + getopt_long() using an
  *      optstring that starts with ':', answer -h/--help with

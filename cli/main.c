@@ -1,5 +1,7 @@
 /* main.c - `radfed <command> [<subcommand>] [options]`: finds the command
- * in cli_commands[] and runs its handler. The only place radfed exits. */
+ * in cli_commands[] and runs its handler. The only place radfed exits.
+ * The same main() is linked into the light front and into radfed-full
+ * (docs/architecture.md, "Two executables"). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,7 +89,8 @@ static enum cli_exit dispatch(int argc, char **argv, struct cli_ctx *ctx)
 
 int main(int argc, char **argv)
 {
-	struct cli_ctx ctx = {stdout, stderr, wants_json(argc, argv)};
+	struct cli_ctx ctx = {stdout, stderr, wants_json(argc, argv), argc,
+			      argv};
 	enum cli_exit rc = dispatch(argc, argv, &ctx);
 
 	if (fflush(stdout) != 0 || ferror(stdout)) {
