@@ -459,7 +459,7 @@ static enum rf_rc write_spec(struct demo *d, char *path, size_t n,
 		       "input: 1x64x64\n"
 		       "labels: [normal, nodule]\n"
 		       "local:\n"
-		       "  epochs: 1\n"
+		       "  epochs: 2\n"
 		       "  batch: 16\n"
 		       "  lr: 1e-3\n"
 		       "  optimizer: adam\n"
@@ -836,7 +836,7 @@ static enum rf_rc demo_run(struct demo *d, struct rf_err *e)
 	}
 
 	step(d, "5. the researcher starts a round: cnn-small, FedAvg, "
-	     "%llu iterations of one local epoch",
+	     "%llu iterations of two local epochs",
 	     (unsigned long long)d->rounds);
 	rc = write_spec(d, spec, sizeof spec, e);
 	path_of(d, ident, sizeof ident, DEMO_RESEARCHER);

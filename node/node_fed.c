@@ -1011,6 +1011,7 @@ static enum rf_rc open_all(struct fed *f, struct rf_err *e)
 {
 	struct trn_data *data = NULL;
 	char p[PATH_MAX], actor[RF_AUDIT_NAME_MAX];
+	struct rf_audit_opts ao;
 	struct stat st;
 	enum rf_rc rc;
 
@@ -1065,7 +1066,12 @@ static enum rf_rc open_all(struct fed *f, struct rf_err *e)
 		return rc;
 	snprintf(actor, sizeof actor, "%s%s", RF_AUDIT_ACTOR_SITE_PREFIX,
 		 f->site->name);
-	return rf_audit_open(p, actor, f->audit_key, NULL, &f->audit, e);
+	/* a signed checkpoint after every event: the node may be stopped
+	 * at any moment (a signal during the long poll ends the process)
+	 * and its log must never end with unsigned lines */
+	memset(&ao, 0, sizeof ao);
+	ao.checkpoint_every = 1;
+	return rf_audit_open(p, actor, f->audit_key, &ao, &f->audit, e);
 }
 
 static enum rf_rc serve_loop(struct fed *f, struct rf_err *e)
