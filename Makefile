@@ -48,14 +48,19 @@ FUZZ_SECONDS ?= 60
 fuzz-smoke: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_dicom_read fuzz_report
-	mkdir -p $(FUZZ_BUILD)/corpus-dicom $(FUZZ_BUILD)/corpus-report
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_dicom_read fuzz_report \
+		fuzz_wire
+	mkdir -p $(FUZZ_BUILD)/corpus-dicom $(FUZZ_BUILD)/corpus-report \
+		$(FUZZ_BUILD)/corpus-wire
 	$(FUZZ_BUILD)/tests/fuzz/fuzz_dicom_read -max_len=65536 -timeout=10 \
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		$(FUZZ_BUILD)/corpus-dicom tests/fuzz/corpus/dicom
 	$(FUZZ_BUILD)/tests/fuzz/fuzz_report -max_len=4096 -timeout=10 \
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		$(FUZZ_BUILD)/corpus-report
+	$(FUZZ_BUILD)/tests/fuzz/fuzz_wire -max_len=65536 -timeout=10 \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(FUZZ_BUILD)/corpus-wire tests/fuzz/corpus/wire
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

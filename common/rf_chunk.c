@@ -486,7 +486,12 @@ static enum rf_rc chunk_decode(const uint8_t *p, size_t n, Radfed__Chunk *c,
 		uint64_t key, v, len;
 		unsigned wt;
 
-		if (!varint_get(&p, end, &key))
+		const uint8_t *k0 = p;
+
+		/* a key is a 32-bit varint: at most 5 bytes, as protobuf-c
+		 * reads it; field 0 does not exist */
+		if (!varint_get(&p, end, &key) || p - k0 > 5 ||
+		    key > UINT32_MAX)
 			goto bad;
 		wt = (unsigned)(key & 7);
 		key >>= 3;

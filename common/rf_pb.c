@@ -39,6 +39,52 @@ ProtobufCAllocator *rf_pb_allocator(void)
 	return &allocator;
 }
 
+/* Nonzero when m or a message inside it kept an unknown field numbered 0:
+ * protobuf-c 1.4 refuses field 0 in a one-byte key but keeps it from a
+ * longer one, and would then encode it back in a form it refuses itself.
+ * Field 0 does not exist in protobuf: such an encoding is malformed. */
+static int has_field0(const ProtobufCMessage *m, int depth)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	if (depth > 64)
+		return 1;
+	for (size_t i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return 1;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(const void *)(base +
+						      f->quantifier_offset) !=
+			    f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(const void *)(
+				base + f->quantifier_offset);
+			ProtobufCMessage *const *v =
+				*(ProtobufCMessage *const *const *)(
+					const void *)(base + f->offset);
+
+			for (size_t j = 0; j < n; j++)
+				if (v[j] && has_field0(v[j], depth + 1))
+					return 1;
+		} else {
+			const ProtobufCMessage *sub =
+				*(const ProtobufCMessage *const *)(
+					const void *)(base + f->offset);
+
+			if (sub && has_field0(sub, depth + 1))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 enum rf_rc rf_pb_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 			size_t n, size_t max, ProtobufCMessage **out,
 			struct rf_err *e)
@@ -66,6 +112,12 @@ enum rf_rc rf_pb_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 					  d->name, n);
 		return rf_err_set(e, RF_EPROTO, "malformed %s message (%zu "
 				  "bytes)", d->name, n);
+	}
+	if (has_field0(m, 0)) {
+		protobuf_c_message_free_unpacked(m, &a);
+		return rf_err_set(e, RF_EPROTO, "malformed %s message (%zu "
+				  "bytes): field number 0",
+				  d->name, n);
 	}
 	*out = m;
 	return RF_OK;

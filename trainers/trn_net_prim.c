@@ -495,7 +495,7 @@ static enum rf_rc wlayer_bwd(struct trn_net *n, struct trn__layer *l,
 	dnnl_convolution_desc_t cd;
 	dnnl_inner_product_desc_t id;
 	dnnl_primitive_desc_t pd = NULL;
-	dnnl_memory_t mg, mdw, mdb = NULL, ms = NULL, mdd = NULL;
+	dnnl_memory_t mg = NULL, mdw, mdb = NULL, ms = NULL, mdd = NULL;
 	const void *desc;
 	struct trn__op *o;
 	int wn = weight_dims(n, l, wd);

@@ -419,6 +419,31 @@ static void test_hostile(void **state)
 /* rf_chunk_in_feed decodes what protobuf-c decodes: unknown fields of
  * every wire type are skipped, the last of a repeated field wins; and it
  * refuses what protobuf-c refuses. */
+/* Keys as protobuf-c reads them: a 32-bit varint of at most 5 bytes. The
+ * data field's key (0x12) padded to 6 bytes is refused by both. */
+static void test_long_key(void **state)
+{
+	static const uint8_t k5[] = {0x92, 0x80, 0x80, 0x80, 0x00, 0x01, 'a'};
+	static const uint8_t k6[] = {0x92, 0x80, 0x80, 0x80, 0x80, 0x00,
+				     0x01, 'a'};
+	struct rf_buf got = RF_BUF_INIT(64);
+	struct rf_chunk_in in;
+	Radfed__Chunk *ref;
+
+	(void)state;
+	ref = radfed__chunk__unpack(NULL, sizeof k5, k5);
+	assert_non_null(ref);
+	radfed__chunk__free_unpacked(ref, NULL);
+	assert_null(radfed__chunk__unpack(NULL, sizeof k6, k6));
+	RF_ASSERT_OK(rf_chunk_in_mem(&in, &got, 64, NULL));
+	RF_ASSERT_OK(rf_chunk_in_feed(&in, k5, sizeof k5, NULL));
+	rf_chunk_in_release(&in);
+	RF_ASSERT_OK(rf_chunk_in_mem(&in, &got, 64, NULL));
+	RF_ASSERT_RC(rf_chunk_in_feed(&in, k6, sizeof k6, NULL), RF_EPROTO);
+	rf_chunk_in_release(&in);
+	rf_buf_release(&got);
+}
+
 static void test_decode_rules(void **state)
 {
 	static const uint8_t payload[] = "abcdef";
@@ -861,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_update_part),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_decode_rules),
+		cmocka_unit_test(test_long_key),
 		cmocka_unit_test(test_mem_cap),
 		cmocka_unit_test(test_file_changes),
 		cmocka_unit_test(test_oom),

@@ -328,6 +328,36 @@ static void test_over_max(void **state)
 	rf_test_alloc_reset();
 }
 
+/* Field number 0 written with a two-byte key (0x80 0x00, varint): protobuf-c
+ * 1.4 keeps it as an unknown field, and would encode it back as 0x00,
+ * which it refuses; rf_pb_unpack refuses it from the start, at the top
+ * level and inside a nested message (UpdatePart.header). */
+static void test_field0(void **state)
+{
+	static const uint8_t top[] = {0x80, 0x00, 0x00};
+	static const uint8_t nested[] = {0x0a, 0x03, 0x80, 0x00, 0x00};
+	static const uint8_t fine[] = {0x0a, 0x02, 0x18, 0x05};
+	ProtobufCMessage *m = NULL;
+	struct rf_err e = {0};
+
+	(void)state;
+	RF_ASSERT_RC(rf_pb_unpack(&radfed__chunk__descriptor, top,
+				  sizeof top, MAX_MSG, &m, &e),
+		     RF_EPROTO);
+	assert_null(m);
+	assert_non_null(strstr(e.msg, "field number 0"));
+	RF_ASSERT_RC(rf_pb_unpack(&radfed__update_part__descriptor, nested,
+				  sizeof nested, MAX_MSG, &m, &e),
+		     RF_EPROTO);
+	assert_null(m);
+	/* the same shape without field 0 decodes (header.samples = 5) */
+	RF_ASSERT_OK(rf_pb_unpack(&radfed__update_part__descriptor, fine,
+				  sizeof fine, MAX_MSG, &m, NULL));
+	assert_int_equal(((Radfed__UpdatePart *)m)->header->samples, 5);
+	rf_pb_free(m);
+	assert_int_equal(rf_test_alloc_live(), 0);
+}
+
 static void test_bad_arguments(void **state)
 {
 	ProtobufCMessage *m = NULL;
@@ -385,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_huge_length_prefix),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_over_max),
+		cmocka_unit_test(test_field0),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_oom),
 	};
