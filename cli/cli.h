@@ -200,17 +200,6 @@ cli_handler_fn cli_cmd_round_status;     /* cmd_round.c */
 cli_handler_fn cli_cmd_round_watch;      /* cmd_round.c */
 cli_handler_fn cli_cmd_model_export;     /* cmd_model.c */
 
-struct rf_rpc_client;
-
-/* A mutual-TLS client of the aggregator for the enrolled folder dir (an
- * identity or a site): node_enroll_client(dir) when aggregator is NULL,
- * else the same certificate, key, CA, pinned fingerprint and server name
- * dialling aggregator ("host:port") instead of federation.yaml's address.
- * *out is NULL on failure (the errors of node_enroll_client). cmd_round.c.
- */
-enum rf_rc cli_id_client(const char *dir, const char *aggregator,
-			 struct rf_rpc_client **out, struct rf_err *e) RF_WUR;
-
 /* The number under "key" in a flat JSON object (a site's metrics_json):
  * 0 and *out set, or -1 when the key is missing, null or not a number.
  * cmd_round.c. */

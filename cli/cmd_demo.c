@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node_enroll.h"
 #include "radfed.pb-c.h"
 #include "rf_audit_fed.h"
 #include "rf_buf.h"
@@ -567,7 +568,7 @@ static enum rf_rc follow_round(struct demo *d, struct rf_err *e)
 	int st, s;
 
 	path_of(d, ident, sizeof ident, DEMO_RESEARCHER);
-	rc = cli_id_client(ident, NULL, &cl, e);
+	rc = node_enroll_client_at(ident, NULL, &cl, e);
 	if (rc)
 		return rc;
 	fprintf(d->ctx->out, "  %9s  %5s  %7s  %13s  %12s  %12s  %s\n",

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "node_enroll.h"
 #include "radfed.pb-c.h"
 #include "rf_chunk.h"
 #include "rf_pb.h"
@@ -101,7 +102,7 @@ enum cli_exit cli_cmd_model_export(const struct cli_cmd *cmd, int argc,
 	req.round_no = iter;
 	req.latest = latest;
 	if (rf_pb_pack(&req.base, &msg, &e) ||
-	    cli_id_client(dir, agg, &cl, &e) ||
+	    node_enroll_client_at(dir, agg, &cl, &e) ||
 	    rf_chunk_in_file(&in, out, MODEL_MAX, &e) ||
 	    rf_chunk_download(cl, EXPORT_PATH, msg.data, msg.len, EXPORT_MS,
 			      &in, hex, &bytes, &e))

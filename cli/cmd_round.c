@@ -27,78 +27,8 @@
 /* Largest status reply read (many rounds of many sites). */
 #define REPLY_MAX RF_RPC_MSG_MAX
 /* Largest PEM file read from an identity folder. */
-#define PEM_MAX (64u << 10)
 /* How long `round watch` keeps reconnecting to an unreachable aggregator. */
 #define WATCH_RETRY_MS 120000
-
-static enum rf_rc read_pem(const char *dir, const char *name, char **out,
-			   struct rf_err *e)
-{
-	struct rf_buf b = RF_BUF_INIT(PEM_MAX);
-	char p[PATH_MAX];
-	enum rf_rc rc;
-
-	*out = NULL;
-	rc = rf_path_join(p, sizeof p, dir, name, e);
-	if (!rc)
-		rc = rf_file_read(p, &b, e);
-	if (!rc)
-		rc = rf_buf_putc(&b, '\0', e);
-	if (rc) {
-		rf_buf_release_secret(&b);
-		return rc;
-	}
-	*out = (char *)b.data;
-	return RF_OK;
-}
-
-enum rf_rc cli_id_client(const char *dir, const char *aggregator,
-			 struct rf_rpc_client **out, struct rf_err *e)
-{
-	struct rf_cfg *cfg = NULL;
-	const char *sname = NULL, *fp = NULL;
-	char *cert = NULL, *key = NULL, *ca = NULL;
-	char p[PATH_MAX];
-	struct rf_rpc_client_opts co;
-	enum rf_rc rc;
-
-	if (!aggregator)
-		return node_enroll_client(dir, out, e);
-	*out = NULL;
-	rc = rf_path_join(p, sizeof p, dir, "federation.yaml", e);
-	if (!rc)
-		rc = rf_cfg_load_file(&cfg, p, NULL, e);
-	if (rc == RF_ENOTFOUND)
-		rf_err_prefix(e, "'%s' is not enrolled", dir);
-	if (!rc)
-		rc = rf_cfg_get_str(rf_cfg_root(cfg), "server-name",
-				    RF_CFG_REQUIRED, &sname, e);
-	if (!rc)
-		rc = rf_cfg_get_str(rf_cfg_root(cfg), "ca-fingerprint",
-				    RF_CFG_REQUIRED, &fp, e);
-	if (!rc)
-		rc = read_pem(dir, "keys/tls.pem", &cert, e);
-	if (!rc)
-		rc = read_pem(dir, "keys/tls.key", &key, e);
-	if (!rc)
-		rc = read_pem(dir, "keys/ca.pem", &ca, e);
-	if (!rc) {
-		memset(&co, 0, sizeof co);
-		co.target = aggregator;
-		co.server_name = sname;
-		co.ca_pem = ca;
-		co.ca_fingerprint = fp;
-		co.cert_pem = cert;
-		co.key_pem = key;
-		rc = rf_rpc_client_create(&co, out, e);
-	}
-	rf_free(cert);
-	if (key)
-		rf_free_secret(key, strlen(key));
-	rf_free(ca);
-	rf_cfg_destroy(cfg);
-	return rc;
-}
 
 int cli_metric(const char *json, const char *key, double *out)
 {
@@ -373,7 +303,7 @@ enum cli_exit cli_cmd_round_start(const struct cli_cmd *cmd, int argc,
 		goto fail;
 	req.spec_yaml = (char *)text.data;
 	if (rf_pb_pack(&req.base, &msg, &e) ||
-	    cli_id_client(o.dir, o.aggregator, &cl, &e) ||
+	    node_enroll_client_at(o.dir, o.aggregator, &cl, &e) ||
 	    rf_rpc_client_unary(cl, START_PATH, msg.data, msg.len, CALL_MS,
 				&resp, &e) ||
 	    rf_pb_unpack(&radfed__round_info__descriptor, resp.data, resp.len,
@@ -453,7 +383,7 @@ enum cli_exit cli_cmd_round_status(const struct cli_cmd *cmd, int argc,
 		req.round = argv[optind];
 	}
 	if (rf_pb_pack(&req.base, &msg, &e) ||
-	    cli_id_client(o.dir, o.aggregator, &cl, &e) ||
+	    node_enroll_client_at(o.dir, o.aggregator, &cl, &e) ||
 	    rf_rpc_client_unary(cl, STATUS_PATH, msg.data, msg.len, CALL_MS,
 				&resp, &e) ||
 	    rf_pb_unpack(&radfed__round_status_reply__descriptor, resp.data,
@@ -685,7 +615,7 @@ enum cli_exit cli_cmd_round_watch(const struct cli_cmd *cmd, int argc,
 	w.id = argv[optind];
 	req.round = argv[optind];
 	if (rf_pb_pack(&req.base, &msg, &e) ||
-	    cli_id_client(o.dir, o.aggregator, &cl, &e)) {
+	    node_enroll_client_at(o.dir, o.aggregator, &cl, &e)) {
 		x = cli_fail(ctx, &e);
 		goto out;
 	}

@@ -743,9 +743,15 @@ static enum rf_rc read_str(const char *dir, const char *rel, size_t max,
 enum rf_rc node_enroll_client(const char *dir, struct rf_rpc_client **out,
 			      struct rf_err *e)
 {
+	return node_enroll_client_at(dir, NULL, out, e);
+}
+
+enum rf_rc node_enroll_client_at(const char *dir, const char *target,
+				 struct rf_rpc_client **out, struct rf_err *e)
+{
 	struct rf_cfg *cfg = NULL;
 	const struct rf_cfg_node *root;
-	const char *target = NULL, *sname = NULL, *fp = NULL;
+	const char *sname = NULL, *fp = NULL;
 	char *cert = NULL, *key = NULL, *ca = NULL;
 	char p[PATH_MAX];
 	struct rf_rpc_client_opts co;
@@ -760,7 +766,9 @@ enum rf_rc node_enroll_client(const char *dir, struct rf_rpc_client **out,
 	if (rc)
 		return rc;
 	root = rf_cfg_root(cfg);
-	rc = rf_cfg_get_str(root, "aggregator", RF_CFG_REQUIRED, &target, e);
+	if (!target)
+		rc = rf_cfg_get_str(root, "aggregator", RF_CFG_REQUIRED,
+				    &target, e);
 	if (!rc)
 		rc = rf_cfg_get_str(root, "server-name", RF_CFG_REQUIRED,
 				    &sname, e);

@@ -95,4 +95,11 @@ enum rf_rc node_enroll(const struct node_enroll_opts *o,
 enum rf_rc node_enroll_client(const char *dir, struct rf_rpc_client **out,
 			      struct rf_err *e) RF_WUR;
 
+/* The same, dialling target ("host:port") instead of the address in
+ * federation.yaml (the server name and the pinned CA stay the folder's);
+ * target NULL is node_enroll_client. */
+enum rf_rc node_enroll_client_at(const char *dir, const char *target,
+				 struct rf_rpc_client **out,
+				 struct rf_err *e) RF_WUR;
+
 #endif
