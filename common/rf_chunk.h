@@ -56,6 +56,7 @@ struct rf_chunk_out {
 	uint64_t offset;      /* bytes already sent */
 	unsigned wrap;        /* outer field number, 0: bare Chunk */
 	int done;             /* the last message was produced */
+	int known;            /* 1: sha256 was announced, not computed */
 	struct rf_sha256_ctx h;
 	uint8_t sha256[RF_SHA256_LEN]; /* of the whole, once done */
 	struct rf_buf msg;    /* the message being sent: the file is read
@@ -73,6 +74,19 @@ enum rf_rc rf_chunk_out_file(struct rf_chunk_out *o, const char *path,
 /* Prepares to send the n bytes at p (borrowed until the last message). */
 enum rf_rc rf_chunk_out_mem(struct rf_chunk_out *o, const void *p, size_t n,
 			    unsigned wrap, struct rf_err *e) RF_WUR;
+
+/* For a sender that already knows the payload's SHA-256 (the node's
+ * update, hashed for the header that announces it; a model, hashed when
+ * written and kept in the registry): o sends sha256 in its last message
+ * instead of hashing the payload again while sending it, which halves the
+ * hashing of a transfer. Call after rf_chunk_out_file / rf_chunk_out_mem,
+ * before the first message. Safe because the receiver always hashes what
+ * arrives and compares: a payload that is not the one announced (a file
+ * changed after it was hashed) fails the transfer there with
+ * RF_EINTEGRITY; the size is still checked here. o->sha256 holds the
+ * announced hash from now on. */
+void rf_chunk_out_announce(struct rf_chunk_out *o,
+			   const uint8_t sha256[RF_SHA256_LEN]);
 
 /* Produces the next message into *p, *n (valid until the next call or the
  * release): a payload of n bytes gives max(1, ceil(n / RF_CHUNK_DATA))

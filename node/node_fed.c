@@ -852,10 +852,14 @@ static enum rf_rc upload(struct fed *f, const Radfed__Task *t,
 	rc = rf_pb_pack(&part.base, &u.head, e);
 	if (!rc)
 		rc = rf_chunk_out_file(&u.out, delta, 2, e);
-	if (!rc)
+	/* the stream's hash is the header's: not computed a second time, the
+	 * aggregator checks the bytes against it */
+	if (!rc) {
+		rf_chunk_out_announce(&u.out, sha);
 		rc = rf_rpc_client_client_stream(f->cl, PATH_UPLOAD,
 						 upload_next, &u, TRANSFER_MS,
 						 &in, e);
+	}
 	if (!rc)
 		rc = rf_pb_unpack(&radfed__upload_receipt__descriptor, in.data,
 				  in.len, SMALL_MAX, &m, e);

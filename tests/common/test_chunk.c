@@ -592,6 +592,83 @@ static void test_file_changes(void **state)
 	free(p);
 }
 
+/* A sender that announces a hash it knows does not hash again: the
+ * announced one travels, the receiver checks it, and a payload that is not
+ * the announced one (a file rewritten with the same size after it was
+ * hashed) fails at the receiver, leaving nothing at the destination. */
+static void test_announce(void **state)
+{
+	const char *dir = rf_test_tmpdir("chunk_announce");
+	size_t n = 3 * D + 5;
+	uint8_t *p = pattern(n);
+	char src[600], dst[600], hex[2 * RF_SHA256_LEN + 1];
+	uint8_t raw[RF_SHA256_LEN];
+	struct rf_chunk_out o;
+	struct rf_chunk_in in;
+	const uint8_t *m;
+	size_t k;
+	int last = 0;
+	enum rf_rc rc = RF_OK;
+	struct rf_err e = {0};
+
+	(void)state;
+	snprintf(src, sizeof src, "%s/src.bin", dir);
+	snprintf(dst, sizeof dst, "%s/dst.bin", dir);
+	write_file(src, p, n);
+	RF_ASSERT_OK_E(rf_chunk_hash_file(src, raw, NULL, NULL, &e), &e);
+
+	/* the right hash: the transfer goes through */
+	RF_ASSERT_OK_E(rf_chunk_out_file(&o, src, 0, &e), &e);
+	rf_chunk_out_announce(&o, raw);
+	RF_ASSERT_OK_E(rf_chunk_in_file(&in, dst, n, &e), &e);
+	assert_int_equal(pump(&o, &in), msgs_for(n));
+	RF_ASSERT_OK_E(rf_chunk_in_finish(&in, hex, NULL, &e), &e);
+	rf_chunk_in_release(&in);
+	rf_chunk_out_release(&o);
+	assert_true(exists(dst));
+	unlink(dst);
+
+	/* the file changes after it was hashed, same size: the receiver
+	 * refuses the stream, nothing is left */
+	p[D + 7] ^= 0x40;
+	write_file(src, p, n);
+	RF_ASSERT_OK_E(rf_chunk_out_file(&o, src, 0, &e), &e);
+	rf_chunk_out_announce(&o, raw);
+	RF_ASSERT_OK_E(rf_chunk_in_file(&in, dst, n, &e), &e);
+	while (!last && rc == RF_OK) {
+		RF_ASSERT_OK_E(rf_chunk_out_next(&o, &m, &k, &last, &e), &e);
+		rc = rf_chunk_in_feed(&in, m, k, &e);
+	}
+	assert_int_equal(rc, RF_EINTEGRITY);
+	assert_non_null(strstr(e.msg, "SHA-256"));
+	assert_memory_equal(o.sha256, raw, RF_SHA256_LEN);
+	rf_chunk_in_release(&in);
+	rf_chunk_out_release(&o);
+	assert_false(exists(dst));
+	assert_int_equal(dir_entries(dir), 1);
+
+	/* memory senders too */
+	{
+		struct rf_buf got = RF_BUF_INIT(8u << 20);
+
+		RF_ASSERT_OK_E(rf_chunk_out_mem(&o, p, n, 0, &e), &e);
+		rf_chunk_out_announce(&o, raw); /* p no longer hashes to it */
+		RF_ASSERT_OK_E(rf_chunk_in_mem(&in, &got, n, &e), &e);
+		rc = RF_OK;
+		last = 0;
+		while (!last && rc == RF_OK) {
+			RF_ASSERT_OK_E(rf_chunk_out_next(&o, &m, &k, &last,
+							 &e), &e);
+			rc = rf_chunk_in_feed(&in, m, k, &e);
+		}
+		assert_int_equal(rc, RF_EINTEGRITY);
+		rf_chunk_in_release(&in);
+		rf_chunk_out_release(&o);
+		rf_buf_release(&got);
+	}
+	free(p);
+}
+
 static void test_oom(void **state)
 {
 	uint8_t *src = pattern(3000);
@@ -889,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_long_key),
 		cmocka_unit_test(test_mem_cap),
 		cmocka_unit_test(test_file_changes),
+		cmocka_unit_test(test_announce),
 		cmocka_unit_test(test_oom),
 		cmocka_unit_test_setup_teardown(test_rpc_download, rpc_setup,
 						rpc_teardown),
