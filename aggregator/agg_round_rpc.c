@@ -263,7 +263,7 @@ enum rf_rc agg_rounds_decide(struct agg_rounds *r, struct rf_rpc_call *call,
 	enum agg_part_state want;
 	struct agg__live *l;
 	struct agg__site *s;
-	int64_t id;
+	int64_t id = 0;
 	enum rf_rc rc;
 
 	rc = unpack(call, &radfed__decision__descriptor, AGG_DECIDE_MAX,
@@ -371,7 +371,7 @@ enum rf_rc agg_rounds_get_model(struct agg_rounds *r, struct rf_rpc_call *call,
 	struct agg__live *l;
 	struct agg__site *s;
 	uint64_t bytes = 0;
-	int64_t id, rno = 0;
+	int64_t id = 0, rno = 0;
 	enum rf_rc rc;
 
 	rc = unpack(call, &radfed__model_request__descriptor,
@@ -457,7 +457,7 @@ enum rf_rc agg_rounds_export(struct agg_rounds *r, struct rf_rpc_call *call,
 	struct rf_buf d = RF_BUF_INIT(1024);
 	struct pick p;
 	uint64_t bytes = 0;
-	int64_t id;
+	int64_t id = 0;
 	enum rf_rc rc;
 
 	rc = unpack(call, &radfed__export_request__descriptor,

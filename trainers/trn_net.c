@@ -128,7 +128,7 @@ static enum rf_rc layer_new(struct trn_net *n, enum trn__kind kind,
 			    const char *name, int in, struct trn__layer **out,
 			    struct rf_err *e)
 {
-	struct trn__layer *l;
+	struct trn__layer *l = NULL;
 	char auto_name[48];
 	enum rf_rc rc;
 
@@ -356,7 +356,7 @@ enum rf_rc trn_net_conv(struct trn_net *n, const char *name, int in,
 			unsigned out_channels, unsigned kernel, unsigned stride,
 			unsigned pad, bool bias, int *out, struct rf_err *e)
 {
-	struct trn__layer *l;
+	struct trn__layer *l = NULL;
 	const int64_t *id;
 	int64_t d[4];
 	uint64_t ws[4], bs[1];
@@ -407,7 +407,7 @@ enum rf_rc trn_net_conv(struct trn_net *n, const char *name, int in,
 enum rf_rc trn_net_norm(struct trn_net *n, const char *name, int in,
 			unsigned groups, int *out, struct rf_err *e)
 {
-	struct trn__layer *l;
+	struct trn__layer *l = NULL;
 	uint64_t cs[1];
 	int64_t d[4];
 	enum rf_rc rc;
@@ -435,7 +435,7 @@ enum rf_rc trn_net_norm(struct trn_net *n, const char *name, int in,
 static enum rf_rc unary(struct trn_net *n, enum trn__kind kind, int in,
 			float p, int *out, struct rf_err *e)
 {
-	struct trn__layer *l;
+	struct trn__layer *l = NULL;
 	int64_t d[4];
 	enum rf_rc rc;
 
@@ -467,7 +467,7 @@ static enum rf_rc pool(struct trn_net *n, enum trn__kind kind, int in,
 		       unsigned kernel, unsigned stride, unsigned pad,
 		       int *out, struct rf_err *e)
 {
-	struct trn__layer *l;
+	struct trn__layer *l = NULL;
 	int64_t d[4];
 	enum rf_rc rc;
 
@@ -502,7 +502,7 @@ enum rf_rc trn_net_avgpool(struct trn_net *n, int in, unsigned kernel,
 static enum rf_rc global_pool(struct trn_net *n, enum trn__kind kind, int in,
 			      int *out, struct rf_err *e)
 {
-	struct trn__layer *l;
+	struct trn__layer *l = NULL;
 	int64_t d[4];
 	enum rf_rc rc;
 
@@ -532,7 +532,7 @@ enum rf_rc trn_net_gmp(struct trn_net *n, int in, int *out,
 enum rf_rc trn_net_fc(struct trn_net *n, const char *name, int in,
 		      unsigned out_features, int *out, struct rf_err *e)
 {
-	struct trn__layer *l;
+	struct trn__layer *l = NULL;
 	const int64_t *id;
 	int64_t d[4];
 	uint64_t ws[4], bs[1];
@@ -575,7 +575,7 @@ enum rf_rc trn_net_fc(struct trn_net *n, const char *name, int in,
 enum rf_rc trn_net_add(struct trn_net *n, int a, int b, int *out,
 		       struct rf_err *e)
 {
-	struct trn__layer *l;
+	struct trn__layer *l = NULL;
 	int64_t d[4];
 	enum rf_rc rc;
 

@@ -390,7 +390,7 @@ static void test_sop_against_pydicom(void **state)
 	(void)state;
 	assert_non_null(f);
 	while (fgets(line, sizeof line, f)) {
-		char *fld[2];
+		char *fld[2] = {NULL, NULL};
 		const struct anon_sop_class *s;
 		int allowed = 0;
 
