@@ -330,31 +330,30 @@ out:
 
 /* ---- GetModel and ExportModel -------------------------------------------- */
 
-/* Sends the model file at path, announcing sha (hex), the hash the
- * registry holds for it, instead of hashing it again while sending: the
- * receiver hashes what arrives and fails the transfer when it is not sha
- * (rf_chunk_out_announce), so a model file changed on disk never reaches
- * a site or a researcher as the model of that hash. */
+/* Sends the model file at path, checking it is still the one of hash
+ * sha. The file is hashed again as it is sent, although its hash is on
+ * record (a node announces its update's hash instead: rf_chunk_out_announce):
+ * model.sent is then true of the bytes that left, even when the file was
+ * damaged on disk since it was recorded (the transfer fails, the receiver
+ * keeps nothing, and no model.sent is written). */
 static enum rf_rc send_model(struct rf_rpc_call *call, const char *path,
 			     const char *sha, uint64_t *bytes, struct rf_err *e)
 {
 	struct rf_chunk_out o;
-	uint8_t dig[RF_SHA256_LEN];
-	size_t dlen = 0;
+	char hex[AGG_HEX256_SIZE];
 	enum rf_rc rc;
 
 	memset(&o, 0, sizeof o);
 	o.fd = -1;
-	rc = rf_hex_decode(sha, strlen(sha), dig, sizeof dig, &dlen, e);
-	if (!rc && dlen != sizeof dig)
-		rc = rf_err_set(e, RF_EINTEGRITY, "'%s' has no SHA-256 on "
-				"record", path);
+	rc = rf_chunk_out_file(&o, path, 0, e);
 	if (!rc)
-		rc = rf_chunk_out_file(&o, path, 0, e);
-	if (!rc) {
-		rf_chunk_out_announce(&o, dig);
 		rc = rf_chunk_send(call, &o, e);
-	}
+	if (!rc)
+		rc = rf_hex_encode(o.sha256, sizeof o.sha256, hex, sizeof hex,
+				   e);
+	if (!rc && strcmp(hex, sha) != 0)
+		rc = rf_err_set(e, RF_EINTEGRITY, "'%s' no longer hashes to %s",
+				path, sha);
 	if (!rc)
 		*bytes = o.total;
 	rf_chunk_out_release(&o);

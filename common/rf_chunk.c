@@ -305,7 +305,8 @@ enum rf_rc rf_chunk_hash_file(const char *path, uint8_t out[RF_SHA256_LEN],
 			goto out;
 		}
 	}
-	memcpy(out, o.sha256, RF_SHA256_LEN);
+	if (out)
+		memcpy(out, o.sha256, RF_SHA256_LEN);
 	if (hex)
 		hex_of(o.sha256, hex);
 	if (bytes)

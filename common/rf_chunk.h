@@ -97,8 +97,8 @@ enum rf_rc rf_chunk_out_next(struct rf_chunk_out *o, const uint8_t **p,
 
 /* The SHA-256 of a payload, computed by reading it once (a file: chunk by
  * chunk), for headers that announce it before the stream (UpdateHeader).
- * hex (optional) receives 64 lowercase digits and a NUL; *bytes
- * (optional) the size. */
+ * out (optional) receives the 32 bytes, hex (optional) 64 lowercase
+ * digits and a NUL, *bytes (optional) the size. */
 enum rf_rc rf_chunk_hash_file(const char *path, uint8_t out[RF_SHA256_LEN],
 			      char hex[2 * RF_SHA256_LEN + 1], uint64_t *bytes,
 			      struct rf_err *e) RF_WUR;

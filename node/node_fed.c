@@ -663,9 +663,25 @@ static enum rf_rc get_model(struct fed *f, const Radfed__Task *t,
 				       e);
 	rf_chunk_in_release(&in);
 	rf_buf_release(&msg);
+	snprintf(rno, sizeof rno, "%llu", (unsigned long long)t->round_no);
+	if (rc == RF_EINTEGRITY) {
+		/* the stream is not the model its own hash announces (the
+		 * aggregator announces the registry's hash without hashing
+		 * the file again): nothing was kept */
+		const char *kv[] = { RF_AUDIT_KEY_ROUND, t->round,
+				     RF_AUDIT_KEY_ROUND_NO, rno,
+				     RF_AUDIT_KEY_SHA256, "",
+				     RF_AUDIT_KEY_MODEL_SHA256,
+				     t->model_sha256,
+				     RF_AUDIT_KEY_REASON, e->msg, NULL };
+		struct rf_err e2 = { 0 };
+
+		if (audit_kv(f, EV_MODEL_REJECTED, kv, &e2))
+			return rf_err_set(e, e2.rc, "%s", e2.msg);
+		return rc;
+	}
 	if (rc)
 		return rc;
-	snprintf(rno, sizeof rno, "%llu", (unsigned long long)t->round_no);
 	if (strcmp(hex, t->model_sha256) != 0 ||
 	    (t->model_bytes && bytes != t->model_bytes)) {
 		const char *kv[] = { RF_AUDIT_KEY_ROUND, t->round,

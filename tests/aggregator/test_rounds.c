@@ -636,6 +636,32 @@ static void test_round_fedavg(void **state)
 		assert_int_equal(stat(p0, &sb), 0);
 		assert_int_equal(t->model_bytes, (uint64_t)sb.st_size);
 	}
+	/* a model damaged on the aggregator's disk (same size) is refused
+	 * by the aggregator itself, which hashes what it sends; the
+	 * receiver keeps what it had and no model.sent is written */
+	{
+		char mp[1024];
+		struct rf_buf m = RF_BUF_INIT(64u << 20);
+		uint8_t was;
+
+		snprintf(mp, sizeof mp, "%s/rounds/%s/model-0.h5", w->agg,
+			 round);
+		RF_ASSERT_OK(rf_file_read(mp, &m, NULL));
+		was = m.data[m.len / 2];
+		m.data[m.len / 2] ^= 0x01;
+		RF_ASSERT_OK(rf_file_write_atomic(mp, m.data, m.len, 0600,
+						  NULL));
+		RF_ASSERT_RC(get_model(w->a, round, 1, p0, hex, &e),
+			     RF_EINTEGRITY);
+		assert_non_null(strstr(e.msg, "no longer hashes to"));
+		m.data[m.len / 2] = was;
+		RF_ASSERT_OK(rf_file_write_atomic(mp, m.data, m.len, 0600,
+						  NULL));
+		rf_buf_release(&m);
+		RF_ASSERT_OK_E(rf_chunk_hash_file(p0, NULL, hex, NULL, &e),
+			       &e);
+		assert_string_equal(hex, h0);
+	}
 	rf_pb_free(&t->base);
 	w0 = model_flat(w, p0, &n);
 	da = malloc(n * sizeof *da);
