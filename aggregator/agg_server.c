@@ -1,9 +1,11 @@
 /* agg_server.c - the authorisation table and the aggregator's server. */
 #include "agg_server.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "agg_enroll.h"
+#include "agg_refuse.h"
 #include "agg_round.h"
 #include "rf_alloc.h"
 #include "rf_audit_events.h"
@@ -14,6 +16,7 @@ struct agg_server {
 	struct agg_ctx *ctx;
 	struct rf_rpc_server *rpc;
 	struct agg_rounds *rounds; /* the round engine (agg_round.h) */
+	struct agg_refuse *refuse; /* which refusals get a line */
 };
 
 static const char *const roles_identity[] = { "site", "researcher",
@@ -70,7 +73,7 @@ static const struct rf_rpc_method methods[] = {
 	  AGG_SMALL_REQUEST_MAX, h_export },
 };
 
-static void refused_audit(struct agg_ctx *c, const char *method,
+static void refused_audit(struct agg_server *s, const char *method,
 			  const struct rf_rpc_peer *peer, const char *reason);
 
 /* Step 3 of the checks (agg_server.h): the registry agrees with the
@@ -104,13 +107,13 @@ static enum rf_rc check_registry(struct agg_ctx *c, struct rf_rpc_call *call,
 
 /* check_registry, with its refusals audited as rpc.refused like those of
  * rf_rpc (refused below). */
-static enum rf_rc check_caller(struct agg_ctx *c, struct rf_rpc_call *call,
-			       struct rf_err *e)
+static enum rf_rc check_caller(struct agg_server *s,
+			       struct rf_rpc_call *call, struct rf_err *e)
 {
-	enum rf_rc rc = check_registry(c, call, e);
+	enum rf_rc rc = check_registry(s->ctx, call, e);
 
 	if (rc)
-		refused_audit(c, rf_rpc_call_method(call)->path,
+		refused_audit(s, rf_rpc_call_method(call)->path,
 			      rf_rpc_call_peer(call), rf_err_msg(e));
 	return rc;
 }
@@ -124,7 +127,7 @@ static enum rf_rc h_enroll(struct rf_rpc_call *call, void *user,
 	size_t n;
 	enum rf_rc rc;
 
-	rc = check_caller(s->ctx, call, e);
+	rc = check_caller(s, call, e);
 	if (rc)
 		return rc;
 	req = rf_rpc_call_request(call, &n);
@@ -140,7 +143,7 @@ static enum rf_rc h_ping(struct rf_rpc_call *call, void *user,
 {
 	struct agg_server *s = user;
 
-	return check_caller(s->ctx, call, e);
+	return check_caller(s, call, e);
 }
 
 /* The round methods: the caller checked, then the engine. */
@@ -149,7 +152,7 @@ static enum rf_rc h_ping(struct rf_rpc_call *call, void *user,
 			    struct rf_err *e)                                  \
 	{                                                                      \
 		struct agg_server *s = user;                                   \
-		enum rf_rc rc = check_caller(s->ctx, call, e);                 \
+		enum rf_rc rc = check_caller(s, call, e);                      \
                                                                                \
 		return rc ? rc : fn(s->rounds, call, e);                       \
 	}
@@ -177,41 +180,59 @@ static int is_revoked(const char *fingerprint, void *user)
 	return id.revoked_at != 0 || agg_ctx_now(s->ctx) >= id.not_after;
 }
 
-/* Audits a call refused before its handler (best effort: the refusal
- * stands whatever happens to its record) as rpc.refused {method, site,
- * cert_sha256, reason}; site and cert_sha256 are what the certificate
- * presented says, "" without one. */
-static void refused_audit(struct agg_ctx *c, const char *method,
-			  const struct rf_rpc_peer *peer, const char *reason)
+/* Writes one rpc.refused line {method, site, cert_sha256, reason,
+ * suppressed} (best effort: the refusal stands whatever happens to its
+ * record; a line lost to an audit failure is lost from the count too). */
+static void refused_write(struct agg_ctx *c, const struct agg_refuse_line *l)
 {
 	struct rf_buf d = RF_BUF_INIT(4096);
 	struct rf_err e = { 0 };
-	const char *fp = peer->anonymous ? "" : peer->fingerprint;
-	const char *cn = peer->anonymous ? "" : peer->cn;
 	enum rf_rc rc;
 
 	rc = rf_buf_printf(&d, &e, "{\"%s\":", RF_AUDIT_KEY_METHOD);
 	if (!rc)
-		rc = rf_json_quote(&d, method, strlen(method), &e);
+		rc = rf_json_quote(&d, l->method, strlen(l->method), &e);
 	if (!rc)
 		rc = rf_buf_printf(&d, &e, ",\"%s\":", RF_AUDIT_KEY_SITE);
 	if (!rc)
-		rc = rf_json_quote(&d, cn, strlen(cn), &e);
+		rc = rf_json_quote(&d, l->site, strlen(l->site), &e);
 	if (!rc)
 		rc = rf_buf_printf(&d, &e, ",\"%s\":",
 				   RF_AUDIT_KEY_CERT_SHA256);
 	if (!rc)
-		rc = rf_json_quote(&d, fp, strlen(fp), &e);
+		rc = rf_json_quote(&d, l->cert_sha256, strlen(l->cert_sha256),
+				   &e);
 	if (!rc)
 		rc = rf_buf_printf(&d, &e, ",\"%s\":", RF_AUDIT_KEY_REASON);
 	if (!rc)
-		rc = rf_json_quote(&d, reason, strlen(reason), &e);
+		rc = rf_json_quote(&d, l->reason, strlen(l->reason), &e);
 	if (!rc)
-		rc = rf_buf_putc(&d, '}', &e);
+		rc = rf_buf_printf(&d, &e, ",\"%s\":%" PRIu64 "}",
+				   RF_AUDIT_KEY_SUPPRESSED, l->suppressed);
 	if (!rc)
 		(void)!agg_ctx_audit(c, RF_AUDIT_EV_RPC_REFUSED,
 				     rf_buf_str(&d), &e);
 	rf_buf_release(&d);
+}
+
+/* Audits a call refused before its handler as rpc.refused {method, site,
+ * cert_sha256, reason, suppressed}, within the limit of agg_refuse.h (per
+ * certificate fingerprint, "" for all callers without one: a burst of
+ * AGG_REFUSE_BURST lines, then one per AGG_REFUSE_EVERY_MS; the refusals
+ * left out are counted in the key's next line). site and cert_sha256 are
+ * what the certificate presented says, "" without one. The lines are
+ * written outside the limiter's lock. */
+static void refused_audit(struct agg_server *s, const char *method,
+			  const struct rf_rpc_peer *peer, const char *reason)
+{
+	struct agg_refuse_line lines[2];
+	const char *fp = peer->anonymous ? "" : peer->fingerprint;
+	const char *cn = peer->anonymous ? "" : peer->cn;
+	int n;
+
+	n = agg_refuse_note(s->refuse, method, cn, fp, reason, lines);
+	for (int i = 0; i < n; i++)
+		refused_write(s->ctx, &lines[i]);
 }
 
 /* rf_rpc's refused hook: every call refused before its handler. */
@@ -221,7 +242,7 @@ static void refused(const char *method, const struct rf_rpc_peer *peer,
 	struct agg_server *s = user;
 
 	(void)rc;
-	refused_audit(s->ctx, method, peer, reason);
+	refused_audit(s, method, peer, reason);
 }
 
 const struct rf_rpc_method *agg_server_methods(size_t *n)
@@ -242,11 +263,12 @@ enum rf_rc agg_server_create(struct agg_ctx *c, const char *listen,
 	if (!s)
 		return rf_err_set(e, RF_ENOMEM, "out of memory");
 	s->ctx = c;
+	rc = agg_refuse_create(NULL, NULL, &s->refuse, e);
+	if (rc)
+		goto fail_refuse;
 	rc = agg_rounds_create(c, &s->rounds, e);
-	if (rc) {
-		rf_free(s);
-		return rc;
-	}
+	if (rc)
+		goto fail_rounds;
 	memset(&o, 0, sizeof o);
 	o.listen = listen ? listen : c->listen;
 	o.cert_pem = c->server_chain_pem;
@@ -258,13 +280,18 @@ enum rf_rc agg_server_create(struct agg_ctx *c, const char *listen,
 	o.refused = refused;
 	o.user = s;
 	rc = rf_rpc_server_create(&o, &s->rpc, e);
-	if (rc) {
-		agg_rounds_destroy(s->rounds);
-		rf_free(s);
-		return rc;
-	}
+	if (rc)
+		goto fail_rpc;
 	*out = s;
 	return RF_OK;
+
+fail_rpc:
+	agg_rounds_destroy(s->rounds);
+fail_rounds:
+	agg_refuse_destroy(s->refuse);
+fail_refuse:
+	rf_free(s);
+	return rc;
 }
 
 int agg_server_port(const struct agg_server *s)
@@ -277,11 +304,20 @@ struct agg_rounds *agg_server_rounds(struct agg_server *s)
 	return s->rounds;
 }
 
+/* Once the workers are joined no refusal can come any more: every key
+ * with refusals pending gets its line, so that over the whole log the sum
+ * of (1 + suppressed) of the rpc.refused lines is the number of refused
+ * calls. */
 void agg_server_destroy(struct agg_server *s)
 {
+	struct agg_refuse_line l;
+
 	if (!s)
 		return;
 	rf_rpc_server_destroy(s->rpc);
+	while (agg_refuse_take(s->refuse, &l))
+		refused_write(s->ctx, &l);
+	agg_refuse_destroy(s->refuse);
 	agg_rounds_destroy(s->rounds);
 	rf_free(s);
 }

@@ -16,8 +16,14 @@
  * Every refusal, by rf_rpc (unknown method, no, foreign, expired, revoked
  * certificate, wrong role, request too big) or by step 3, is written to the
  * aggregator's audit log as rpc.refused {method, site, cert_sha256,
- * reason}, site and cert_sha256 from the certificate presented ("" without
- * one).
+ * reason, suppressed}, site and cert_sha256 from the certificate presented
+ * ("" without one), within a rate limit per certificate fingerprint (all
+ * callers without one share a limit): AGG_REFUSE_BURST lines at once, then
+ * one per AGG_REFUSE_EVERY_MS (agg_refuse.h). A refusal over the limit is
+ * still refused, but only counted: the next line of its fingerprint says
+ * how many in `suppressed`, and agg_server_destroy writes the counts still
+ * pending, so that the sum of (1 + suppressed) over the lines is the
+ * number of refused calls.
  * Methods today: /radfed.Enrollment/Enroll (anonymous) and
  * /radfed.Federation/Ping (site, researcher, auditor: an empty request and
  * response, to check that an identity works), the round methods of
@@ -58,8 +64,9 @@ struct agg_rounds *agg_server_rounds(struct agg_server *s);
 struct rf_rpc_method;
 const struct rf_rpc_method *agg_server_methods(size_t *n);
 
-/* Stops the server (in-flight calls are cancelled, workers joined) and
- * frees it. Accepts NULL. Not from a handler. */
+/* Stops the server (in-flight calls are cancelled, workers joined), writes
+ * one rpc.refused line for every fingerprint with refusals not yet in the
+ * log, and frees it. Accepts NULL. Not from a handler. */
 void agg_server_destroy(struct agg_server *s);
 
 #endif

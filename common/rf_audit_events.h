@@ -77,7 +77,10 @@
 /* The round stopped without finishing: {round, round_no, reason}. */
 #define RF_AUDIT_EV_ROUND_FAILED "round.failed"
 /* A call was refused before its handler ran: {method, site (the caller's
- * certificate CN, "" without one), cert_sha256 ("" without one), reason}. */
+ * certificate CN, "" without one), cert_sha256 ("" without one), reason,
+ * suppressed (a JSON integer: the refusals of the same cert_sha256 left
+ * out of the log since its previous rpc.refused line, by the rate limit of
+ * aggregator/agg_refuse.h)}. */
 #define RF_AUDIT_EV_RPC_REFUSED "rpc.refused"
 /* A model was handed to a researcher: {round, round_no, researcher,
  * sha256}. */
@@ -117,6 +120,7 @@
 #define RF_AUDIT_KEY_ACCEPTED "accepted"
 #define RF_AUDIT_KEY_METHOD "method"
 #define RF_AUDIT_KEY_METRICS "metrics"
+#define RF_AUDIT_KEY_SUPPRESSED "suppressed"
 
 /* The values of kind. */
 #define RF_AUDIT_KIND_DELTA "delta"   /* a plain weight delta */
