@@ -8,6 +8,7 @@
  * Methods open to anonymous callers (Enrollment.Enroll) are the documented
  * exception: there "no certificate" is the right caller. */
 #include "rf_test.h"
+#include "rf_test_pki.h"
 
 #include <time.h>
 
@@ -69,18 +70,6 @@ struct world {
 	struct ident id[I_COUNT];
 };
 
-static char *pem_of_cert(const struct rf_x509 *x)
-{
-	struct rf_buf b = RF_BUF_INIT(RF_X509_PEM_MAX);
-	char *s;
-
-	RF_ASSERT_OK(rf_x509_pem(x, &b, NULL));
-	s = strdup(rf_buf_str(&b));
-	rf_buf_release(&b);
-	assert_non_null(s);
-	return s;
-}
-
 /* Issues a client certificate for cn/role under (ca, ca_key). */
 static void ident_make(struct world *w, struct ident *id,
 		       const struct rf_x509 *ca, const struct rf_key *ca_key,
@@ -99,7 +88,7 @@ static void ident_make(struct world *w, struct ident *id,
 	RF_ASSERT_OK_E(rf_key_generate(RF_KEY_P256, &k, &e), &e);
 	RF_ASSERT_OK_E(rf_x509_req_create(k, cn, &req, &e), &e);
 	RF_ASSERT_OK_E(rf_x509_issue(ca, ca_key, req, &ip, &x, &e), &e);
-	id->cert = pem_of_cert(x);
+	id->cert = rf_test_pem_of_cert(x);
 	snprintf(path, sizeof path, "%s/%s.key", w->root, cn);
 	RF_ASSERT_OK(rf_key_save_private_pem(k, path, NULL));
 	RF_ASSERT_OK(rf_file_read(path, &b, NULL));

@@ -3,6 +3,7 @@
  * protobuf-c decodes it, every hostile stream (with nothing left at the
  * destination), and send/download over a real loopback rf_rpc server. */
 #include "rf_test.h"
+#include "rf_test_pki.h"
 
 #include <dirent.h>
 #include <time.h>
@@ -709,59 +710,13 @@ static void test_oom(void **state)
 
 /* ---- over rf_rpc -------------------------------------------------------- */
 
-struct cred {
-	char *cert;
-	char *key;
-};
-
 static struct {
 	char *ca_pem;
-	struct cred server, site;
+	struct rf_test_cred server, site;
 	struct rf_rpc_server *srv;
 	char target[64];
 	char src[600];
 } fx;
-
-static char *pem_of_cert(const struct rf_x509 *x)
-{
-	struct rf_buf b = RF_BUF_INIT(RF_X509_PEM_MAX);
-	char *s;
-
-	RF_ASSERT_OK(rf_x509_pem(x, &b, NULL));
-	s = strdup(rf_buf_str(&b));
-	rf_buf_release(&b);
-	assert_non_null(s);
-	return s;
-}
-
-static void cred_make(struct cred *c, const struct rf_x509 *ca,
-		      const struct rf_key *ca_key, const char *cn,
-		      const char *role, const char *dns, unsigned usage,
-		      const char *dir)
-{
-	int64_t now = (int64_t)time(NULL);
-	struct rf_x509_issue_params ip = {cn, role, dns, usage, now - 3600,
-					  now + 86400};
-	struct rf_key *k = NULL;
-	struct rf_x509_req *req = NULL;
-	struct rf_x509 *x = NULL;
-	struct rf_buf b = RF_BUF_INIT(65536);
-	char path[700];
-
-	RF_ASSERT_OK(rf_key_generate(RF_KEY_P256, &k, NULL));
-	RF_ASSERT_OK(rf_x509_req_create(k, cn, &req, NULL));
-	RF_ASSERT_OK(rf_x509_issue(ca, ca_key, req, &ip, &x, NULL));
-	c->cert = pem_of_cert(x);
-	snprintf(path, sizeof path, "%s/%s.key", dir, cn);
-	RF_ASSERT_OK(rf_key_save_private_pem(k, path, NULL));
-	RF_ASSERT_OK(rf_file_read(path, &b, NULL));
-	c->key = strdup(rf_buf_str(&b));
-	assert_non_null(c->key);
-	rf_buf_release_secret(&b);
-	rf_x509_destroy(x);
-	rf_x509_req_destroy(req);
-	rf_key_destroy(k);
-}
 
 /* GetModel: the request names a file in the fixture's folder ("src" or
  * "absent"); the answer is its chunks. */
@@ -824,11 +779,11 @@ static int rpc_setup(void **state)
 	RF_ASSERT_OK(rf_key_generate(RF_KEY_P256, &ca_key, NULL));
 	RF_ASSERT_OK(rf_x509_ca_create(ca_key, "chunk test CA", now - 3600,
 				       now + 86400, &ca, NULL));
-	fx.ca_pem = pem_of_cert(ca);
-	cred_make(&fx.server, ca, ca_key, "aggregator", "aggregator",
-		  "localhost", RF_X509_SERVER, dir);
-	cred_make(&fx.site, ca, ca_key, "site-a", "site", NULL,
-		  RF_X509_CLIENT, dir);
+	fx.ca_pem = rf_test_pem_of_cert(ca);
+	rf_test_cred_now(&fx.server, ca, ca_key, "aggregator", "aggregator",
+			 "localhost", RF_X509_SERVER, dir);
+	rf_test_cred_now(&fx.site, ca, ca_key, "site-a", "site", NULL,
+			 RF_X509_CLIENT, dir);
 	rf_x509_destroy(ca);
 	rf_key_destroy(ca_key);
 	snprintf(fx.src, sizeof fx.src, "%s/", dir);
@@ -851,10 +806,8 @@ static int rpc_teardown(void **state)
 	(void)state;
 	rf_rpc_server_destroy(fx.srv);
 	free(fx.ca_pem);
-	free(fx.server.cert);
-	free(fx.server.key);
-	free(fx.site.cert);
-	free(fx.site.key);
+	rf_test_cred_free(&fx.server);
+	rf_test_cred_free(&fx.site);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  * hook), refused certificates, limits, deadlines, concurrency and shutdown
  * with a call in flight. */
 #include "rf_test.h"
+#include "rf_test_pki.h"
 
 #include <pthread.h>
 #include <ctype.h>
@@ -30,13 +31,6 @@ static const char *const roles_any[] = {"site", "researcher", NULL};
 
 /* ---- the certificates --------------------------------------------------- */
 
-struct cred {
-	char *cert; /* PEM, malloc'd */
-	char *key;
-	char fp[RF_X509_FP_SIZE];
-	char cn[RF_X509_NAME_MAX + 1];
-};
-
 /* what the refused hook saw last */
 struct refusal {
 	char method[RF_RPC_PATH_MAX + 1];
@@ -50,8 +44,8 @@ struct refusal {
 struct fixture {
 	char *ca_pem, *ca2_pem;
 	char ca_fp[RF_X509_FP_SIZE];
-	struct cred server, site, researcher, auditor, other_ca_site, expired,
-		future;
+	struct rf_test_cred server, site, researcher, auditor, other_ca_site,
+	    expired, future;
 	struct rf_rpc_server *srv;
 	char target[64];
 	/* written by the tests before the calls, read by handlers */
@@ -66,64 +60,6 @@ struct fixture {
 };
 
 static struct fixture *fx;
-
-static char *pem_of_cert(const struct rf_x509 *x)
-{
-	struct rf_buf b = RF_BUF_INIT(RF_X509_PEM_MAX);
-	char *s;
-
-	RF_ASSERT_OK(rf_x509_pem(x, &b, NULL));
-	s = strdup(rf_buf_str(&b));
-	rf_buf_release(&b);
-	assert_non_null(s);
-	return s;
-}
-
-static char *pem_of_key(const struct rf_key *k, const char *dir,
-			const char *name)
-{
-	char path[600];
-	struct rf_buf b = RF_BUF_INIT(65536);
-	char *s;
-
-	snprintf(path, sizeof path, "%s/%s.key", dir, name);
-	RF_ASSERT_OK(rf_key_save_private_pem(k, path, NULL));
-	RF_ASSERT_OK(rf_file_read(path, &b, NULL));
-	s = strdup(rf_buf_str(&b));
-	rf_buf_release_secret(&b);
-	assert_non_null(s);
-	return s;
-}
-
-/* Issues a certificate for a new key under (ca, ca_key). */
-static void cred_make(struct cred *c, const struct rf_x509 *ca,
-		      const struct rf_key *ca_key, const char *cn,
-		      const char *role, const char *dns, unsigned usage,
-		      int64_t from, int64_t until, const char *dir)
-{
-	struct rf_x509_issue_params ip = {cn, role, dns, usage, from, until};
-	struct rf_key *k = NULL;
-	struct rf_x509_req *req = NULL;
-	struct rf_x509 *x = NULL;
-	struct rf_err e = {0};
-
-	RF_ASSERT_OK_E(rf_key_generate(RF_KEY_P256, &k, &e), &e);
-	RF_ASSERT_OK_E(rf_x509_req_create(k, cn, &req, &e), &e);
-	RF_ASSERT_OK_E(rf_x509_issue(ca, ca_key, req, &ip, &x, &e), &e);
-	c->cert = pem_of_cert(x);
-	c->key = pem_of_key(k, dir, cn);
-	snprintf(c->cn, sizeof c->cn, "%s", cn);
-	RF_ASSERT_OK(rf_x509_fingerprint(x, c->fp, NULL));
-	rf_x509_destroy(x);
-	rf_x509_req_destroy(req);
-	rf_key_destroy(k);
-}
-
-static void cred_free(struct cred *c)
-{
-	free(c->cert);
-	free(c->key);
-}
 
 /* ---- the handlers ------------------------------------------------------- */
 
@@ -277,7 +213,7 @@ static void on_refused(const char *method, const struct rf_rpc_peer *peer,
 
 /* Checks that the last call was refused and reported as such, and forgets
  * it. cr NULL: an anonymous caller. */
-static void assert_refused(const char *method, const struct cred *cr,
+static void assert_refused(const char *method, const struct rf_test_cred *cr,
 			   enum rf_rc rc, const char *reason_part)
 {
 	pthread_mutex_lock(&fx->mu);
@@ -355,25 +291,25 @@ static int fx_setup(void **state)
 				       until, &ca, NULL));
 	RF_ASSERT_OK(rf_x509_ca_create(ca2_key, "another CA", from, until,
 				       &ca2, NULL));
-	f->ca_pem = pem_of_cert(ca);
-	f->ca2_pem = pem_of_cert(ca2);
+	f->ca_pem = rf_test_pem_of_cert(ca);
+	f->ca2_pem = rf_test_pem_of_cert(ca2);
 	RF_ASSERT_OK(rf_x509_fingerprint(ca, f->ca_fp, NULL));
-	cred_make(&f->server, ca, ca_key, "aggregator", "aggregator",
-		  "localhost", RF_X509_SERVER, from, until, dir);
-	cred_make(&f->site, ca, ca_key, "site-a", "site", NULL,
-		  RF_X509_CLIENT, from, until, dir);
-	cred_make(&f->researcher, ca, ca_key, "alice", "researcher", NULL,
-		  RF_X509_CLIENT, from, until, dir);
-	cred_make(&f->auditor, ca, ca_key, "audrey", "auditor", NULL,
-		  RF_X509_CLIENT, from, until, dir);
-	cred_make(&f->other_ca_site, ca2, ca2_key, "site-x", "site", NULL,
-		  RF_X509_CLIENT, from, until, dir);
+	rf_test_cred_make(&f->server, ca, ca_key, "aggregator", "aggregator",
+			  "localhost", RF_X509_SERVER, from, until, dir);
+	rf_test_cred_make(&f->site, ca, ca_key, "site-a", "site", NULL,
+			  RF_X509_CLIENT, from, until, dir);
+	rf_test_cred_make(&f->researcher, ca, ca_key, "alice", "researcher",
+			  NULL, RF_X509_CLIENT, from, until, dir);
+	rf_test_cred_make(&f->auditor, ca, ca_key, "audrey", "auditor", NULL,
+			  RF_X509_CLIENT, from, until, dir);
+	rf_test_cred_make(&f->other_ca_site, ca2, ca2_key, "site-x", "site",
+			  NULL, RF_X509_CLIENT, from, until, dir);
 	/* valid for an hour, ended a day ago */
-	cred_make(&f->expired, ca, ca_key, "site-old", "site", NULL,
-		  RF_X509_CLIENT, now - 90000, now - 86400, dir);
+	rf_test_cred_make(&f->expired, ca, ca_key, "site-old", "site", NULL,
+			  RF_X509_CLIENT, now - 90000, now - 86400, dir);
 	/* valid from tomorrow */
-	cred_make(&f->future, ca, ca_key, "site-new", "site", NULL,
-		  RF_X509_CLIENT, now + 86400, until + 86400, dir);
+	rf_test_cred_make(&f->future, ca, ca_key, "site-new", "site", NULL,
+			  RF_X509_CLIENT, now + 86400, until + 86400, dir);
 	rf_x509_destroy(ca);
 	rf_x509_destroy(ca2);
 	rf_key_destroy(ca_key);
@@ -395,19 +331,19 @@ static int fx_teardown(void **state)
 	pthread_mutex_destroy(&f->mu);
 	free(f->ca_pem);
 	free(f->ca2_pem);
-	cred_free(&f->server);
-	cred_free(&f->site);
-	cred_free(&f->researcher);
-	cred_free(&f->auditor);
-	cred_free(&f->other_ca_site);
-	cred_free(&f->expired);
-	cred_free(&f->future);
+	rf_test_cred_free(&f->server);
+	rf_test_cred_free(&f->site);
+	rf_test_cred_free(&f->researcher);
+	rf_test_cred_free(&f->auditor);
+	rf_test_cred_free(&f->other_ca_site);
+	rf_test_cred_free(&f->expired);
+	rf_test_cred_free(&f->future);
 	free(f);
 	return 0;
 }
 
 /* A client of the fixture's server as cred (NULL: anonymous). */
-static struct rf_rpc_client *client_as(const struct cred *cr)
+static struct rf_rpc_client *client_as(const struct rf_test_cred *cr)
 {
 	struct rf_rpc_client_opts o = {0};
 	struct rf_rpc_client *c = NULL;
@@ -714,7 +650,7 @@ static void test_deadline(void **state)
 
 /* ---- handshakes refused ------------------------------------------------- */
 
-static enum rf_rc call_with(const char *ca, const struct cred *cr,
+static enum rf_rc call_with(const char *ca, const struct rf_test_cred *cr,
 			    const char *name, struct rf_err *e)
 {
 	struct rf_rpc_client_opts o = {0};
