@@ -167,11 +167,12 @@ static void refill(struct key *k, int64_t now)
 {
 	int64_t earned;
 
-	if (k->tokens >= AGG_REFUSE_BURST || now <= k->refill_ms) {
-		if (k->tokens >= AGG_REFUSE_BURST)
-			k->refill_ms = now;
+	if (k->tokens >= AGG_REFUSE_BURST) {
+		k->refill_ms = now;
 		return;
 	}
+	if (now <= k->refill_ms)
+		return;
 	earned = (now - k->refill_ms) / AGG_REFUSE_EVERY_MS;
 	if (earned >= AGG_REFUSE_BURST - k->tokens) {
 		k->tokens = AGG_REFUSE_BURST;
